@@ -1,0 +1,53 @@
+// The one interface every compute backend implements (CPU in core/cpu, WebGPU in core/webgpu).
+// Models never call a backend directly: they call core/ops.ts, which checks shapes and dtypes and
+// then calls these methods. A backend may therefore assume valid, contiguous inputs.
+// Every op returns a new tensor; none writes into its inputs.
+
+import type { DType, HostArray, Storage, Tensor } from './tensor.js';
+
+/** Activation applied to a linear layer's output inside the same kernel. */
+export type Activation = 'none' | 'gelu' | 'silu';
+
+export type BinaryOp = 'add' | 'sub' | 'mul';
+
+export type UnaryOp = 'gelu' | 'silu';
+
+export interface Backend {
+  readonly name: string;
+
+  /** Copy host data into a new tensor. */
+  upload(data: HostArray, shape: readonly number[], dtype: DType): Tensor;
+  read(t: Tensor): Promise<HostArray>;
+  release(storage: Storage): void;
+
+  /** y[M,N] = act(x[M,K] · w[N,K]^T + bias[N]): PyTorch's Linear layout, weights never transposed. */
+  linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor;
+  /** Elementwise with NumPy broadcasting; the output has the broadcast shape. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor;
+  unary(op: UnaryOp, x: Tensor): Tensor;
+  /**
+   * LayerNorm over the last dim without affine parameters, optionally followed by DiT's
+   * modulate: y * (1 + scale[b]) + shift[b], where x is [B, T, D] and shift, scale are [B, D].
+   */
+  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor;
+  /** x + gate[b] * y with x, y [B, T, D] and gate [B, D]: DiT's gated residual. */
+  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor;
+  /** Softmax over the last dim. */
+  softmax(x: Tensor): Tensor;
+  /** softmax(q k^T * scale) v for q, k, v [BH, T, hd]; no mask. */
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor;
+  /** Rows of table [V, D] picked by ids (i32) of any shape: out [...ids.shape, D]. */
+  embedding(table: Tensor, ids: Tensor): Tensor;
+  /** Generalised transpose: out.shape[i] = x.shape[perm[i]]. */
+  permute(x: Tensor, perm: readonly number[]): Tensor;
+  /** x[..., start:end, ...] along `axis`. */
+  slice(x: Tensor, axis: number, start: number, end: number): Tensor;
+  concat(xs: readonly Tensor[], axis: number): Tensor;
+  /**
+   * Patches of a stride-p convolution: x [N, C, H, W] -> [N, (H/p)(W/p), C*p*p] with each patch
+   * flattened in (c, py, px) order, the order of a conv weight [D, C, p, p]. Tokens are row-major.
+   */
+  patchify(x: Tensor, p: number): Tensor;
+  /** Inverse layout of DiT's unpatchify: x [N, T, p*p*C] read as (py, px, c) -> [N, C, h*p, w*p]. */
+  unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor;
+}
