@@ -18,6 +18,7 @@ export interface Storage {
 
 export class Tensor {
   readonly size: number;
+  private disposed = false;
 
   constructor(
     readonly backend: Backend,
@@ -26,6 +27,7 @@ export class Tensor {
     readonly storage: Storage,
   ) {
     this.size = numel(shape);
+    scopes[scopes.length - 1]?.push(this);
   }
 
   get rank(): number {
@@ -50,10 +52,35 @@ export class Tensor {
 
   /** Give the storage back to the backend once no view uses it. Using the tensor afterwards is an error. */
   dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
     if (--this.storage.refs === 0) this.backend.release(this.storage);
   }
 
   toString(): string {
     return `Tensor(${shapeString(this.shape)}, ${this.dtype}, ${this.backend.name})`;
   }
+}
+
+/** Tensors created inside each open `tidy` call, innermost last. */
+const scopes: Tensor[][] = [];
+
+/**
+ * Runs `fn` and disposes every tensor created inside it except those it returns, so a forward pass
+ * can build intermediates freely without leaking GPU memory. Tensors made outside (weights) are
+ * never touched. Nested calls release their own intermediates when they return.
+ */
+export function tidy<T extends Tensor | Tensor[]>(fn: () => T): T {
+  scopes.push([]);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    const created = scopes.pop()!;
+    const keep = new Set<Tensor>(result! === undefined ? [] : Array.isArray(result!) ? result! : [result!]);
+    for (const t of created) if (!keep.has(t)) t.dispose();
+    // Returned tensors belong to the enclosing scope now.
+    for (const t of keep) scopes[scopes.length - 1]?.push(t);
+  }
+  return result;
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// The `ditto` command. Each subcommand lives in its own file; this one dispatches and turns user
+// mistakes (UserError) into one line on stderr and exit code 1. Anything else is a bug and keeps its
+// stack trace.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../core/errors.js';
+import { benchCommand, benchUsage } from './bench.js';
+import { consoleIo, type CommandIo } from './flags.js';
+import { forwardCommand, forwardUsage } from './forward.js';
+
+const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<void>; usage: string; summary: string }> = {
+  forward: { run: forwardCommand, usage: forwardUsage, summary: 'one DiT forward pass from a file of inputs (check against PyTorch)' },
+  bench: { run: benchCommand, usage: benchUsage, summary: 'benchmarks against peers measured in the same run' },
+};
+
+function help(): string {
+  const rows = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)}${c.summary}`);
+  return ['usage: ditto <command> [flags]', '', 'commands:', ...rows, '', 'ditto <command> --help shows its flags.'].join('\n');
+}
+
+export async function main(argv: string[], io: CommandIo = consoleIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.print(help());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.info(`ditto: unknown command "${name}"\n${help()}`);
+    return 1;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.print(command.usage);
+    return 0;
+  }
+  try {
+    await command.run(rest, io);
+    return 0;
+  } catch (e) {
+    if (e instanceof UserError) {
+      io.info(`ditto ${name}: error: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+// Run when invoked as a program (directly or through npm's bin link), not when imported by tests.
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

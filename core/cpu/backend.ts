@@ -1,0 +1,153 @@
+// The CPU backend in pure TypeScript. Tensors live in SharedArrayBuffers so that the worker threads
+// of a ThreadPool can compute on them in place; the matmul and attention kernels run on every core,
+// the cheap memory-bound ops on the calling thread.
+
+import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import { broadcastShapes, numel } from '../shape.js';
+import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
+import * as elementwise from './elementwise.js';
+import * as layout from './layout.js';
+import { ThreadPool } from './threads.js';
+
+export class CpuStorage implements Storage {
+  refs = 1;
+  constructor(readonly data: Float32Array | Int32Array) {}
+}
+
+function allocate(dtype: DType, size: number): Float32Array | Int32Array {
+  const buffer = new SharedArrayBuffer(size * 4);
+  return dtype === 'f32' ? new Float32Array(buffer) : new Int32Array(buffer);
+}
+
+/** The f32 elements of a CPU tensor. */
+function f32(t: Tensor): Float32Array {
+  return (t.storage as CpuStorage).data as Float32Array;
+}
+
+function i32(t: Tensor): Int32Array {
+  return (t.storage as CpuStorage).data as Int32Array;
+}
+
+function raw(t: Tensor): Float32Array | Int32Array {
+  return (t.storage as CpuStorage).data;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+  readonly pool: ThreadPool;
+
+  constructor(threads?: number) {
+    this.pool = new ThreadPool(threads);
+  }
+
+  private empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return new Tensor(this, shape, dtype, new CpuStorage(allocate(dtype, numel(shape))));
+  }
+
+  upload(data: HostArray, shape: readonly number[], dtype: DType): Tensor {
+    const t = this.empty(shape, dtype);
+    raw(t).set(data);
+    return t;
+  }
+
+  async read(t: Tensor): Promise<HostArray> {
+    return raw(t).slice();
+  }
+
+  release(): void {
+    // SharedArrayBuffers are reclaimed by the garbage collector.
+  }
+
+  linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor {
+    const [m, k] = x.shape;
+    const n = w.shape[0];
+    const y = this.empty([m, n]);
+    const args = { x: f32(x), w: f32(w), bias: bias ? f32(bias) : null, y: f32(y), m, k, n, act };
+    // Split by output columns in blocks of 4; a thread needs enough work to pay for waking it.
+    this.pool.run('linear', args, n, 4, Math.ceil(16384 / Math.max(1, m * k)) * 4);
+    return y;
+  }
+
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+    const out = this.empty(broadcastShapes(a.shape, b.shape));
+    elementwise.binary(op, f32(a), a.shape, f32(b), b.shape, f32(out), out.shape);
+    return out;
+  }
+
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    const out = this.empty(x.shape);
+    elementwise.unary(op, f32(x), f32(out));
+    return out;
+  }
+
+  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {
+    const out = this.empty(x.shape);
+    const dim = x.shape[x.rank - 1];
+    const rows = x.size / dim;
+    const rowsPerBatch = x.rank === 3 ? x.shape[1] : 1;
+    elementwise.layerNorm(f32(x), f32(out), rows, dim, eps, shift && f32(shift), scale && f32(scale), rowsPerBatch);
+    return out;
+  }
+
+  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
+    const out = this.empty(x.shape);
+    elementwise.gatedResidual(f32(x), f32(gate), f32(y), f32(out), x.shape[1], x.shape[2]);
+    return out;
+  }
+
+  softmax(x: Tensor): Tensor {
+    const out = this.empty(x.shape);
+    elementwise.softmax(f32(x), f32(out), x.shape[x.rank - 1]);
+    return out;
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+    const [bh, tokens, headDim] = q.shape;
+    const o = this.empty(q.shape);
+    this.pool.run('attention', { q: f32(q), k: f32(k), v: f32(v), o: f32(o), tokens, headDim, scale }, bh * tokens, 1, 16);
+    return o;
+  }
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const dim = table.shape[1];
+    const out = this.empty([...ids.shape, dim]);
+    layout.embedding(f32(table), dim, i32(ids), f32(out));
+    return out;
+  }
+
+  permute(x: Tensor, perm: readonly number[]): Tensor {
+    const out = this.empty(perm.map((p) => x.shape[p]), x.dtype);
+    layout.permute(raw(x), x.shape, perm, raw(out));
+    return out;
+  }
+
+  slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+    const shape = x.shape.slice();
+    shape[axis] = end - start;
+    const out = this.empty(shape, x.dtype);
+    layout.slice(raw(x), x.shape, axis, start, end, raw(out));
+    return out;
+  }
+
+  concat(xs: readonly Tensor[], axis: number): Tensor {
+    const shape = xs[0].shape.slice();
+    shape[axis] = xs.reduce((a, t) => a + t.shape[axis], 0);
+    const out = this.empty(shape, xs[0].dtype);
+    layout.concat(xs.map((t) => ({ data: raw(t), shape: t.shape })), axis, raw(out));
+    return out;
+  }
+
+  patchify(x: Tensor, p: number): Tensor {
+    const [n, c, h, w] = x.shape;
+    const out = this.empty([n, (h / p) * (w / p), c * p * p]);
+    layout.patchify(f32(x), n, c, h, w, p, f32(out));
+    return out;
+  }
+
+  unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor {
+    const n = x.shape[0];
+    const out = this.empty([n, channels, h * p, w * p]);
+    layout.unpatchify(f32(x), n, channels, h, w, p, f32(out));
+    return out;
+  }
+}

@@ -1,0 +1,86 @@
+// The CPU's elementwise and row-wise ops. They are memory-bound and cheap next to the matmuls, so
+// they run on the calling thread in straightforward loops.
+
+import type { BinaryOp, UnaryOp } from '../backend.js';
+import { broadcastStrides, type Shape } from '../shape.js';
+import { gelu, silu } from './matmul.js';
+
+/** out = a op b, where a and b are read through broadcast strides of the output shape. */
+export function binary(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, out: Float32Array, outShape: Shape): void {
+  const n = out.length;
+  if (aShape.length === outShape.length && bShape.length === outShape.length && a.length === n && b.length === n) {
+    if (op === 'add') for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+    else if (op === 'sub') for (let i = 0; i < n; i++) out[i] = a[i] - b[i];
+    else for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+    return;
+  }
+  const rank = outShape.length;
+  const sa = broadcastStrides(aShape, outShape);
+  const sb = broadcastStrides(bShape, outShape);
+  const index = new Array<number>(rank).fill(0);
+  let ia = 0, ib = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[ia], y = b[ib];
+    out[i] = op === 'add' ? x + y : op === 'sub' ? x - y : x * y;
+    // Odometer increment of the output index, moving both operand offsets with it.
+    for (let d = rank - 1; d >= 0; d--) {
+      ia += sa[d];
+      ib += sb[d];
+      if (++index[d] < outShape[d]) break;
+      ia -= sa[d] * outShape[d];
+      ib -= sb[d] * outShape[d];
+      index[d] = 0;
+    }
+  }
+}
+
+export function unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
+  const f = op === 'gelu' ? gelu : silu;
+  for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
+}
+
+/**
+ * LayerNorm over rows of length D (biased variance, like PyTorch), then optionally DiT's modulate
+ * with one (shift, scale) row per batch item: rows [b*T, (b+1)*T) use shift[b], scale[b].
+ */
+export function layerNorm(
+  x: Float32Array, out: Float32Array, rows: number, dim: number, eps: number,
+  shift: Float32Array | null, scale: Float32Array | null, rowsPerBatch: number,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * dim;
+    let mean = 0;
+    for (let d = 0; d < dim; d++) mean += x[o + d];
+    mean /= dim;
+    let variance = 0;
+    for (let d = 0; d < dim; d++) {
+      const c = x[o + d] - mean;
+      variance += c * c;
+    }
+    const inv = 1 / Math.sqrt(variance / dim + eps);
+    if (shift && scale) {
+      const m = Math.floor(r / rowsPerBatch) * dim;
+      for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv * (1 + scale[m + d]) + shift[m + d];
+    } else {
+      for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv;
+    }
+  }
+}
+
+/** out = x + gate[b] * y over [B, T, D], gate [B, D]. */
+export function gatedResidual(x: Float32Array, gate: Float32Array, y: Float32Array, out: Float32Array, tokens: number, dim: number): void {
+  for (let i = 0; i < x.length; i++) {
+    const b = Math.floor(i / (tokens * dim));
+    out[i] = x[i] + gate[b * dim + (i % dim)] * y[i];
+  }
+}
+
+export function softmax(x: Float32Array, out: Float32Array, dim: number): void {
+  for (let o = 0; o < x.length; o += dim) {
+    let max = -Infinity;
+    for (let d = 0; d < dim; d++) max = Math.max(max, x[o + d]);
+    let sum = 0;
+    for (let d = 0; d < dim; d++) sum += Math.exp(x[o + d] - max);
+    for (let d = 0; d < dim; d++) out[o + d] = Math.exp(x[o + d] - max) / sum;
+  }
+}

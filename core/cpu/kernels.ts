@@ -1,0 +1,14 @@
+// The kernels that the CPU backend runs on several threads. Each takes its arguments and a range of
+// work items [start, end); the main thread and the worker threads import this same table, so a
+// kernel is written once and runs anywhere.
+
+import { attentionRows, type AttentionArgs } from './attention.js';
+import { linearColumns, type LinearArgs } from './matmul.js';
+
+export const parallelKernels = {
+  linear: (args: LinearArgs, start: number, end: number) => linearColumns(args, start, end),
+  attention: (args: AttentionArgs, start: number, end: number) => attentionRows(args, start, end),
+};
+
+export type ParallelKernel = keyof typeof parallelKernels;
+export type KernelArgs<K extends ParallelKernel> = Parameters<(typeof parallelKernels)[K]>[0];

@@ -1,0 +1,176 @@
+// The tensor operations models are written in. Each checks its operands' shapes and dtypes, then
+// calls the backend the tensors live on; so a model written against these functions runs unchanged on
+// every backend, and a backend can assume it is given valid, contiguous input.
+
+import type { Activation } from './backend.js';
+import { broadcastShapes, sameShape, shapeString } from './shape.js';
+import type { Tensor } from './tensor.js';
+
+function fail(op: string, message: string): never {
+  throw new Error(`${op}: ${message}`);
+}
+
+function requireF32(op: string, ...ts: Tensor[]): void {
+  for (const t of ts) if (t.dtype !== 'f32') fail(op, `expected an f32 tensor, got ${t}`);
+}
+
+function requireSameBackend(op: string, ts: readonly Tensor[]): void {
+  for (const t of ts) if (t.backend !== ts[0].backend) fail(op, `tensors live on different backends (${ts[0].backend.name}, ${t.backend.name})`);
+}
+
+function normAxis(op: string, t: Tensor, axis: number): number {
+  const a = axis < 0 ? axis + t.rank : axis;
+  if (a < 0 || a >= t.rank) fail(op, `axis ${axis} is out of range for ${shapeString(t.shape)}`);
+  return a;
+}
+
+/**
+ * y = act(x · w^T + bias) over the last dim of x, PyTorch's Linear: w is [out, in]. Leading dims of
+ * x are flattened into rows and restored on the output.
+ */
+export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null, act: Activation = 'none'): Tensor {
+  requireF32('linear', x, w, ...(bias ? [bias] : []));
+  requireSameBackend('linear', bias ? [x, w, bias] : [x, w]);
+  const k = x.shape[x.rank - 1];
+  if (w.rank !== 2 || w.shape[1] !== k) fail('linear', `weight ${shapeString(w.shape)} does not take inputs ${shapeString(x.shape)}`);
+  const n = w.shape[0];
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) fail('linear', `bias ${shapeString(bias.shape)} does not fit weight ${shapeString(w.shape)}`);
+  const rows = x.reshape([-1, k]);
+  const flat = x.backend.linear(rows, w, bias, act);
+  rows.dispose();
+  const y = flat.reshape([...x.shape.slice(0, -1), n]);
+  flat.dispose();
+  return y;
+}
+
+function binary(op: 'add' | 'sub' | 'mul', a: Tensor, b: Tensor): Tensor {
+  requireF32(op, a, b);
+  requireSameBackend(op, [a, b]);
+  broadcastShapes(a.shape, b.shape);
+  return a.backend.binary(op, a, b);
+}
+
+/** a + b with NumPy broadcasting. */
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+/** a - b with NumPy broadcasting. */
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+/** a * b with NumPy broadcasting. */
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+
+/** A scalar (shape [1]) on the same backend as `like`, for broadcasting. */
+export function scalar(like: Tensor, value: number): Tensor {
+  return like.backend.upload(new Float32Array([value]), [1], 'f32');
+}
+
+export function gelu(x: Tensor): Tensor {
+  requireF32('gelu', x);
+  return x.backend.unary('gelu', x);
+}
+
+export function silu(x: Tensor): Tensor {
+  requireF32('silu', x);
+  return x.backend.unary('silu', x);
+}
+
+/** LayerNorm over the last dim, no affine parameters. */
+export function layerNorm(x: Tensor, eps: number): Tensor {
+  requireF32('layerNorm', x);
+  return x.backend.layerNorm(x, eps, null, null);
+}
+
+function checkModulation(op: string, x: Tensor, ...rows: Tensor[]): void {
+  if (x.rank !== 3) fail(op, `expected x [B, T, D], got ${shapeString(x.shape)}`);
+  for (const r of rows) {
+    if (r.rank !== 2 || r.shape[0] !== x.shape[0] || r.shape[1] !== x.shape[2]) {
+      fail(op, `modulation ${shapeString(r.shape)} does not fit x ${shapeString(x.shape)}: expected [${x.shape[0]}, ${x.shape[2]}]`);
+    }
+  }
+}
+
+/** DiT's modulate(norm(x), shift, scale) = norm(x) * (1 + scale) + shift, in one pass. */
+export function layerNormModulate(x: Tensor, shift: Tensor, scale: Tensor, eps: number): Tensor {
+  requireF32('layerNormModulate', x, shift, scale);
+  requireSameBackend('layerNormModulate', [x, shift, scale]);
+  checkModulation('layerNormModulate', x, shift, scale);
+  return x.backend.layerNorm(x, eps, shift, scale);
+}
+
+/** x + gate * y, the gate broadcast over tokens: DiT's adaLN-Zero residual. */
+export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
+  requireF32('gatedResidual', x, gate, y);
+  requireSameBackend('gatedResidual', [x, gate, y]);
+  if (!sameShape(x.shape, y.shape)) fail('gatedResidual', `x ${shapeString(x.shape)} and y ${shapeString(y.shape)} differ`);
+  checkModulation('gatedResidual', x, gate);
+  return x.backend.gatedResidual(x, gate, y);
+}
+
+export function softmax(x: Tensor): Tensor {
+  requireF32('softmax', x);
+  return x.backend.softmax(x);
+}
+
+/** softmax(q k^T * scale) v over [BH, T, hd]. */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+  requireF32('attention', q, k, v);
+  requireSameBackend('attention', [q, k, v]);
+  if (q.rank !== 3 || !sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
+    fail('attention', `expected q, k, v of one shape [BH, T, hd], got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`);
+  }
+  return q.backend.attention(q, k, v, scale);
+}
+
+/** Rows of table [V, D] picked by integer ids. */
+export function embedding(table: Tensor, ids: Tensor): Tensor {
+  requireF32('embedding', table);
+  if (ids.dtype !== 'i32') fail('embedding', `ids must be i32, got ${ids}`);
+  if (table.rank !== 2) fail('embedding', `table must be [V, D], got ${shapeString(table.shape)}`);
+  return table.backend.embedding(table, ids);
+}
+
+export function permute(x: Tensor, perm: readonly number[]): Tensor {
+  const sorted = [...perm].sort((a, b) => a - b);
+  if (perm.length !== x.rank || sorted.some((p, i) => p !== i)) fail('permute', `[${perm}] is not a permutation of ${x.rank} dims`);
+  return x.backend.permute(x, perm);
+}
+
+export function slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+  const a = normAxis('slice', x, axis);
+  if (!(0 <= start && start <= end && end <= x.shape[a])) fail('slice', `range ${start}:${end} is out of bounds for dim ${a} of ${shapeString(x.shape)}`);
+  return x.backend.slice(x, a, start, end);
+}
+
+/** Splits x into `parts` equal pieces along `axis` (torch.chunk for a divisible size). */
+export function chunk(x: Tensor, parts: number, axis: number): Tensor[] {
+  const a = normAxis('chunk', x, axis);
+  const size = x.shape[a] / parts;
+  if (!Number.isInteger(size)) fail('chunk', `dim ${a} of ${shapeString(x.shape)} does not split into ${parts}`);
+  return Array.from({ length: parts }, (_, i) => slice(x, a, i * size, (i + 1) * size));
+}
+
+export function concat(xs: readonly Tensor[], axis: number): Tensor {
+  if (xs.length === 0) fail('concat', 'nothing to concatenate');
+  requireSameBackend('concat', xs);
+  const a = normAxis('concat', xs[0], axis);
+  for (const t of xs) {
+    if (t.dtype !== xs[0].dtype || t.rank !== xs[0].rank || t.shape.some((d, i) => i !== a && d !== xs[0].shape[i])) {
+      fail('concat', `${shapeString(t.shape)} does not match ${shapeString(xs[0].shape)} outside dim ${a}`);
+    }
+  }
+  return xs[0].backend.concat(xs, a);
+}
+
+/** [N, C, H, W] -> [N, T, C*p*p] patches in (c, py, px) order (the input of a stride-p conv as a matmul). */
+export function patchify(x: Tensor, p: number): Tensor {
+  requireF32('patchify', x);
+  if (x.rank !== 4 || x.shape[2] % p !== 0 || x.shape[3] % p !== 0) fail('patchify', `${shapeString(x.shape)} is not [N, C, H, W] with H and W divisible by ${p}`);
+  return x.backend.patchify(x, p);
+}
+
+/** [N, h*w, p*p*C] with each token read as (py, px, c) -> [N, C, h*p, w*p]. */
+export function unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor {
+  requireF32('unpatchify', x);
+  if (x.rank !== 3 || x.shape[1] !== h * w || x.shape[2] !== p * p * channels) {
+    fail('unpatchify', `${shapeString(x.shape)} is not [N, ${h * w}, ${p * p * channels}]`);
+  }
+  return x.backend.unpatchify(x, p, channels, h, w);
+}

@@ -1,0 +1,26 @@
+// DiT's timestep embedding, the sinusoid part (the MLP after it is in dit.ts):
+//   freqs_i = exp(-ln(10000) * i / 128), args = t * freqs, emb = [cos(args), sin(args)]  (cos first)
+// The official code computes it in float32 even for a float64 model, so every step here is rounded to
+// f32 (Math.fround) in the same order as PyTorch's ops: at t = 999 the arguments reach ~999, where one
+// f32 ulp is 6e-5, so this rounding is visible in the output, not a nicety.
+
+export const FREQUENCY_SIZE = 256;
+const MAX_PERIOD = 10000;
+
+/** [t.length, 256] row-major. t is the DDPM index (0..999) or, for flow models, t * 1000. */
+export function timestepSinusoid(t: ArrayLike<number>): Float32Array {
+  const half = FREQUENCY_SIZE / 2;
+  const c = Math.fround(-Math.log(MAX_PERIOD));
+  const freqs = new Float64Array(half);
+  for (let i = 0; i < half; i++) freqs[i] = Math.fround(Math.exp(Math.fround(Math.fround(c * i) / half)));
+  const out = new Float32Array(t.length * FREQUENCY_SIZE);
+  for (let n = 0; n < t.length; n++) {
+    const tn = Math.fround(t[n]);
+    for (let i = 0; i < half; i++) {
+      const arg = Math.fround(tn * freqs[i]);
+      out[n * FREQUENCY_SIZE + i] = Math.cos(arg);
+      out[n * FREQUENCY_SIZE + half + i] = Math.sin(arg);
+    }
+  }
+  return out;
+}
