@@ -356,7 +356,7 @@ function checkLayout(path: string, tensors: TensorInfo[], dataSize: number): voi
       if (previous === null) throw malformed(path, `the data starts at byte ${t.begin} (tensor ${name}), not at byte 0`);
       throw malformed(
         path,
-        `${t.begin - expected} unused bytes between tensors ${JSON.stringify(previous.name)} (ends at ${expected}) and ${name} (begins at ${t.begin})`,
+        `${byteCount(t.begin - expected)} unused between tensors ${JSON.stringify(previous.name)} (ends at ${expected}) and ${name} (begins at ${t.begin})`,
       );
     }
     if (t.begin < expected) {
@@ -372,8 +372,12 @@ function checkLayout(path: string, tensors: TensorInfo[], dataSize: number): voi
     throw malformed(path, `the tensors need ${expected} bytes of data but the file holds ${dataSize}`, TRUNCATED);
   }
   if (expected < dataSize) {
-    throw malformed(path, `${dataSize - expected} unexpected bytes after the last tensor`);
+    throw malformed(path, `${byteCount(dataSize - expected)} left over after the last tensor`);
   }
+}
+
+function byteCount(n: number): string {
+  return n === 1 ? '1 byte' : `${n} bytes`;
 }
 
 /**

@@ -1,0 +1,63 @@
+// `ditto forward` end to end: the file a user would compare against PyTorch, and one-line errors.
+
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { main } from '../../cli/main.js';
+import { readSafetensorsF32 } from '../../core/safetensors.js';
+import { fixture } from '../backends.js';
+import { relError } from '../reference.js';
+
+function capture() {
+  const out: string[] = [], err: string[] = [];
+  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
+}
+
+const tmp = (name: string) => join(tmpdir(), `ditto-cli-${process.pid}-${name}`);
+
+test('forward with --cfg-scale writes out and out_cfg matching PyTorch', async () => {
+  const name = 'dit-d2-h144-hd72-p4';
+  const outPath = tmp('o.safetensors');
+  const { io, out } = capture();
+  const code = await main(['forward', '--weights', fixture(`${name}.weights.safetensors`), '--inputs', fixture(`${name}.inputs.safetensors`),
+    '--out', outPath, '--cfg-scale', '4', '--backend', 'cpu', '--json'], io);
+  assert.is(code, 0);
+  assert.equal(JSON.parse(out[0]).tensors, { out: [2, 8, 16, 16], out_cfg: [4, 8, 16, 16] });
+  const got = readSafetensorsF32(outPath).tensors;
+  const want = readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors;
+  for (const k of ['out', 'out_cfg']) assert.ok(relError(got.get(k)!.data, want.get(k)!.data) <= 1e-4, k);
+});
+
+test('--heads supplies what the checkpoint metadata lacks', async () => {
+  const name = 'dit-d1-h64-p8-nosigma';
+  const args = ['forward', '--weights', fixture(`${name}.weights.safetensors`), '--inputs', fixture(`${name}.inputs.safetensors`), '--out', tmp('h.safetensors')];
+  const without = capture();
+  assert.is(await main(args, without.io), 1);
+  assert.match(without.err.at(-1)!, /pass --heads H/);
+  const withHeads = capture();
+  assert.is(await main([...args, '--heads', '4'], withHeads.io), 0);
+  const got = readSafetensorsF32(tmp('h.safetensors')).tensors.get('out')!.data;
+  assert.ok(relError(got, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
+});
+
+test('user mistakes end in one line on stderr and exit code 1', async () => {
+  const cases: [string[], RegExp][] = [
+    [['forward', '--inputs', 'i', '--out', 'o'], /missing --weights/],
+    [['forward', '--weights', '/nonexistent.safetensors', '--inputs', 'i', '--out', 'o'], /nonexistent\.safetensors/],
+    [['forward', '--weights', fixture('dit-d2-h96-p2.weights.safetensors'), '--inputs', fixture('dit-d2-h96-p2.weights.safetensors'), '--out', 'o'], /missing tensor "x": inputs need x/],
+    [['forward', '--weights', fixture('dit-d2-h96-p2.weights.safetensors'), '--inputs', fixture('dit-d2-h144-hd72-p4.inputs.safetensors'), '--out', 'o'], /takes \[N, 4, 8, 8\]/],
+    [['forward', '--weights', 'w', '--inputs', 'i', '--out', 'o', '--backend', 'tpu'], /unknown backend "tpu"/],
+    [['forward', '--weights', 'w', '--inputs', 'i', '--out', 'o', '--cfg-scale', 'lots'], /--cfg-scale must be a number/],
+    [['forward', '--bogus'], /Unknown option '--bogus'/],
+    [['nonsense'], /unknown command "nonsense"/],
+  ];
+  for (const [argv, pattern] of cases) {
+    const { io, err } = capture();
+    assert.is(await main(argv, io), 1, argv.join(' '));
+    assert.match(err.at(-1)!, pattern);
+    assert.ok(!err.join('\n').includes('    at '), 'no stack trace');
+  }
+});
+
+test.run();

@@ -1,0 +1,177 @@
+// Every op on every backend (see test/backends.ts) against a plain float64 reference.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Backend } from '../../core/backend.js';
+import * as op from '../../core/ops.js';
+import { tidy, type Tensor } from '../../core/tensor.js';
+import { testBackends } from '../backends.js';
+import { randn, refAttention, refGelu, refLinear, refSilu, refSoftmaxRow, relError } from '../reference.js';
+
+const backends = await testBackends();
+
+async function values(t: Tensor): Promise<number[]> {
+  return Array.from(await t.read());
+}
+
+function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  const err = relError(actual, expected);
+  assert.ok(err <= tol, `${what}: relative error ${err} > ${tol}`);
+}
+
+for (const be of backends) {
+  const up = (data: number[] | Float32Array, shape: number[]) => be.upload(Float32Array.from(data), shape, 'f32');
+  const name = (s: string) => `${be.name}: ${s}`;
+
+  // Sizes chosen to hit every edge of the 4x4 register blocks and of GPU tiles.
+  for (const [m, k, n] of [[1, 7, 5], [3, 33, 17], [4, 8, 4], [67, 130, 45], [2, 96, 576], [130, 64, 260]]) {
+    for (const act of ['none', 'gelu', 'silu'] as const) {
+      test(name(`linear ${m}x${k}x${n} ${act}`), async () => {
+        const x = randn(m * k, m + k), w = randn(n * k, n * 7), b = randn(n, 3);
+        const f = act === 'gelu' ? refGelu : act === 'silu' ? refSilu : (v: number) => v;
+        const expected = refLinear(x, w, b, m, k, n).map(f);
+        close(await values(op.linear(up(x, [m, k]), up(w, [n, k]), up(b, [n]), act)), expected, 1e-5, 'linear');
+      });
+    }
+  }
+
+  test(name('linear without bias keeps leading dims'), async () => {
+    const x = randn(2 * 3 * 8, 1), w = randn(5 * 8, 2);
+    const y = op.linear(up(x, [2, 3, 8]), up(w, [5, 8]));
+    assert.equal(y.shape, [2, 3, 5]);
+    close(await values(y), refLinear(x, w, null, 6, 8, 5), 1e-5, 'linear');
+  });
+
+  test(name('binary ops broadcast'), async () => {
+    const a = randn(2 * 3 * 4, 5), b = randn(3 * 1, 6);
+    const ta = up(a, [2, 3, 4]), tb = up(b, [3, 1]);
+    const expect = (f: (x: number, y: number) => number) =>
+      Array.from(a, (v, i) => f(v, b[Math.floor(i / 4) % 3]));
+    close(await values(op.add(ta, tb)), expect((x, y) => x + y), 1e-6, 'add');
+    close(await values(op.sub(ta, tb)), expect((x, y) => x - y), 1e-6, 'sub');
+    close(await values(op.mul(ta, tb)), expect((x, y) => x * y), 1e-6, 'mul');
+    close(await values(op.mul(ta, op.scalar(ta, 3))), Array.from(a, (v) => 3 * v), 1e-6, 'scalar');
+    assert.throws(() => op.add(ta, up([1, 2], [2])), /cannot broadcast/);
+  });
+
+  test(name('gelu and silu'), async () => {
+    const x = randn(50, 9).map((v) => 4 * v);
+    close(await values(op.gelu(up(x, [50]))), Array.from(x, refGelu), 1e-6, 'gelu');
+    close(await values(op.silu(up(x, [50]))), Array.from(x, refSilu), 1e-6, 'silu');
+  });
+
+  test(name('layerNorm and layerNormModulate'), async () => {
+    const [B, T, D] = [2, 3, 37];
+    const x = randn(B * T * D, 11).map((v) => 3 * v + 1);
+    const shift = randn(B * D, 12), scale = randn(B * D, 13);
+    const norm = (r: number) => {
+      const row = Array.from(x.subarray(r * D, (r + 1) * D));
+      const mean = row.reduce((a, v) => a + v, 0) / D;
+      const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / D;
+      return row.map((v) => (v - mean) / Math.sqrt(variance + 1e-6));
+    };
+    const plain = Array.from({ length: B * T }, (_, r) => norm(r)).flat();
+    const modulated = plain.map((v, i) => {
+      const b = Math.floor(i / (T * D)), d = i % D;
+      return v * (1 + scale[b * D + d]) + shift[b * D + d];
+    });
+    close(await values(op.layerNorm(up(x, [B, T, D]), 1e-6)), plain, 1e-5, 'layerNorm');
+    close(await values(op.layerNormModulate(up(x, [B, T, D]), up(shift, [B, D]), up(scale, [B, D]), 1e-6)), modulated, 1e-5, 'modulate');
+    assert.throws(() => op.layerNormModulate(up(x, [B, T, D]), up(shift, [B, D]), up(scale.subarray(0, D), [1, D]), 1e-6), /does not fit/);
+  });
+
+  test(name('gatedResidual'), async () => {
+    const [B, T, D] = [2, 5, 6];
+    const x = randn(B * T * D, 1), y = randn(B * T * D, 2), g = randn(B * D, 3);
+    const expected = Array.from(x, (v, i) => v + g[Math.floor(i / (T * D)) * D + (i % D)] * y[i]);
+    close(await values(op.gatedResidual(up(x, [B, T, D]), up(g, [B, D]), up(y, [B, T, D]))), expected, 1e-6, 'gatedResidual');
+  });
+
+  test(name('softmax'), async () => {
+    const x = randn(3 * 70, 4).map((v) => 10 * v);
+    const expected = [0, 1, 2].flatMap((r) => refSoftmaxRow(x.subarray(r * 70, (r + 1) * 70)));
+    close(await values(op.softmax(up(x, [3, 70]))), expected, 1e-6, 'softmax');
+  });
+
+  for (const [bh, t, d] of [[1, 1, 16], [2, 5, 16], [3, 37, 72], [2, 70, 64], [1, 130, 32]]) {
+    test(name(`attention bh=${bh} T=${t} hd=${d}`), async () => {
+      const q = randn(bh * t * d, 1), k = randn(bh * t * d, 2), v = randn(bh * t * d, 3);
+      const scale = d ** -0.5;
+      close(await values(op.attention(up(q, [bh, t, d]), up(k, [bh, t, d]), up(v, [bh, t, d]), scale)), refAttention(q, k, v, bh, t, d, scale), 1e-5, 'attention');
+    });
+  }
+
+  test(name('embedding'), async () => {
+    const table = randn(5 * 3, 1);
+    const ids = be.upload(Int32Array.from([4, 0, 2]), [3], 'i32');
+    const expected = [4, 0, 2].flatMap((i) => Array.from(table.subarray(i * 3, i * 3 + 3)));
+    assert.equal(await values(op.embedding(up(table, [5, 3]), ids)), Array.from(Float32Array.from(expected)));
+  });
+
+  test(name('permute, slice, chunk, concat'), async () => {
+    const x = up(Array.from({ length: 24 }, (_, i) => i), [2, 3, 4]);
+    // out[c][a][b] = x[a][b][c]
+    const p = op.permute(x, [2, 0, 1]);
+    assert.equal(p.shape, [4, 2, 3]);
+    assert.equal(await values(p), Array.from({ length: 24 }, (_, i) => {
+      const c = Math.floor(i / 6), a = Math.floor(i / 3) % 2, b = i % 3;
+      return a * 12 + b * 4 + c;
+    }));
+    assert.equal(await values(op.slice(x, 1, 1, 3)), [4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23]);
+    const [lo, hi] = op.chunk(x, 2, -1);
+    assert.equal(await values(lo), [0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21]);
+    assert.equal(await values(op.concat([lo, hi], 2)), Array.from({ length: 24 }, (_, i) => i));
+    assert.equal(await values(op.concat([x, x], 0)), [...Array(24).keys(), ...Array(24).keys()]);
+    const ids = be.upload(Int32Array.from([1, 2, 3, 4, 5, 6]), [2, 3], 'i32');
+    assert.equal(await values(op.permute(ids, [1, 0])), [1, 4, 2, 5, 3, 6]);
+    assert.throws(() => op.chunk(x, 3, 2), /does not split/);
+    assert.throws(() => op.slice(x, 0, 1, 3), /out of bounds/);
+  });
+
+  test(name('patchify is the (c, py, px) flattening of a stride-p convolution'), async () => {
+    const [N, C, H, W, p] = [2, 3, 4, 6, 2];
+    const x = Float32Array.from({ length: N * C * H * W }, (_, i) => i);
+    const out = await values(op.patchify(up(x, [N, C, H, W]), p));
+    const gw = W / p;
+    const expected: number[] = [];
+    for (let n = 0; n < N; n++)
+      for (let ty = 0; ty < H / p; ty++)
+        for (let tx = 0; tx < gw; tx++)
+          for (let c = 0; c < C; c++)
+            for (let py = 0; py < p; py++)
+              for (let px = 0; px < p; px++) expected.push(x[((n * C + c) * H + ty * p + py) * W + tx * p + px]);
+    assert.equal(out, expected);
+  });
+
+  test(name('unpatchify reads tokens as (py, px, c), the einsum nhwpqc->nchpwq'), async () => {
+    const [N, C, gh, gw, p] = [2, 3, 2, 3, 2];
+    const x = Float32Array.from({ length: N * gh * gw * p * p * C }, (_, i) => i);
+    const out = await values(op.unpatchify(up(x, [N, gh * gw, p * p * C]), p, C, gh, gw));
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let hh = 0; hh < gh; hh++)
+          for (let py = 0; py < p; py++)
+            for (let ww = 0; ww < gw; ww++)
+              for (let px = 0; px < p; px++) {
+                const got = out[((n * C + c) * gh * p + hh * p + py) * gw * p + ww * p + px];
+                const want = x[((((n * gh + hh) * gw + ww) * p + py) * p + px) * C + c];
+                assert.is(got, want);
+              }
+  });
+
+  test(name('tidy releases intermediates and keeps the result'), async () => {
+    const released: unknown[] = [];
+    const original = be.release.bind(be);
+    (be as Backend).release = (s) => { released.push(s); original(s); };
+    try {
+      const x = up([1, 2, 3], [3]);
+      const y = tidy(() => op.add(op.mul(x, x), x));
+      assert.is(released.length, 1, 'only x*x is released');
+      assert.equal(await values(y), [2, 6, 12]);
+    } finally {
+      delete (be as Partial<{ release: unknown }>).release;
+    }
+  });
+}
+
+test.run();

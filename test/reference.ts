@@ -1,0 +1,70 @@
+// Plain-loop reference implementations in float64 for the op tests: written for clarity, independent
+// of every backend's kernels, so a test compares a backend against the definition, not against itself.
+
+export function randn(n: number, seed: number): Float32Array {
+  // Deterministic xorshift32 + Box-Muller: tests must not depend on Math.random.
+  let s = seed >>> 0 || 1;
+  const uniform = () => {
+    s ^= s << 13; s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5; s >>>= 0;
+    return (s + 0.5) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  return out;
+}
+
+export function refLinear(x: Float32Array, w: Float32Array, b: Float32Array | null, m: number, k: number, n: number): Float64Array {
+  const y = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = b ? b[j] : 0;
+      for (let kk = 0; kk < k; kk++) s += x[i * k + kk] * w[j * k + kk];
+      y[i * n + j] = s;
+    }
+  }
+  return y;
+}
+
+export const refGelu = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
+export const refSilu = (v: number) => v / (1 + Math.exp(-v));
+
+export function refSoftmaxRow(row: ArrayLike<number>): number[] {
+  const max = Math.max(...Array.from(row));
+  const e = Array.from(row, (v) => Math.exp(v - max));
+  const sum = e.reduce((a, v) => a + v, 0);
+  return e.map((v) => v / sum);
+}
+
+export function refAttention(q: Float32Array, k: Float32Array, v: Float32Array, bh: number, t: number, d: number, scale: number): Float64Array {
+  const o = new Float64Array(bh * t * d);
+  for (let h = 0; h < bh; h++) {
+    for (let i = 0; i < t; i++) {
+      const scores = [];
+      for (let j = 0; j < t; j++) {
+        let s = 0;
+        for (let c = 0; c < d; c++) s += q[(h * t + i) * d + c] * k[(h * t + j) * d + c];
+        scores.push(s * scale);
+      }
+      const p = refSoftmaxRow(scores);
+      for (let c = 0; c < d; c++) {
+        let s = 0;
+        for (let j = 0; j < t; j++) s += p[j] * v[(h * t + j) * d + c];
+        o[(h * t + i) * d + c] = s;
+      }
+    }
+  }
+  return o;
+}
+
+/** max |a - b| / max |b|: the error measure of every parity check in this project. */
+export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return scale === 0 ? diff : diff / scale;
+}

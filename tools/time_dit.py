@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""Time one PyTorch DiT-S/2 forward on the CPU (the baseline the engine is
+compared against).
+
+DiT-S/2: depth 12, hidden 384, 6 heads, patch 2, 4x32x32 latent (256x256
+image), batch 2, learn_sigma, 1000 classes; float32, torch.no_grad().
+Weights are the fixture-style random ones (values do not change the work).
+Warm-up 2 runs, then the median of --runs (>= 5) timed runs.
+
+Prints one JSON line:
+  {"torch", "threads", "default_threads", "blas", "median_s", "runs"}
+`blas` is the BLAS shared library torch actually loaded (Debian's torch is
+built with BLAS_INFO=generic and links libblas.so.3, which update-alternatives
+points at reference BLAS, OpenBLAS, ...). Without --json-only a short
+human-readable line precedes the JSON.
+
+Run: /usr/bin/python3 tools/time_dit.py [--json-only] [--threads N] [--runs N]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dit_reference import DiT_models, randomize_for_fixtures  # noqa: E402
+
+
+def loaded_blas():
+    # which libblas/openblas file is mapped into this process right now
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        return None
+    return ", ".join(sorted(os.path.realpath(p) for p in libs)) or None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--json-only", action="store_true", help="print only the JSON line")
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="default: os.cpu_count()")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    args = ap.parse_args()
+    runs = max(5, args.runs)
+
+    default_threads = torch.get_num_threads()  # before we override it
+    torch.set_num_threads(args.threads)
+
+    torch.manual_seed(0)
+    model = DiT_models["DiT-S/2"](input_size=32, in_channels=4, num_classes=1000, learn_sigma=True).eval()
+    randomize_for_fixtures(model, torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn((2, 4, 32, 32), generator=g)
+    t = torch.tensor([999.0, 500.0])
+    y = torch.tensor([1, 207], dtype=torch.int64)
+
+    times = []
+    with torch.no_grad():
+        for i in range(args.warmup + runs):
+            t0 = time.perf_counter()
+            out = model(x, t, y)
+            dt = time.perf_counter() - t0
+            if i >= args.warmup:
+                times.append(dt)
+    assert out.shape == (2, 8, 32, 32) and torch.isfinite(out).all()
+
+    res = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "default_threads": default_threads,
+        "blas": loaded_blas(),
+        "median_s": round(statistics.median(times), 6),
+        "runs": [round(v, 6) for v in times],
+    }
+    if not args.json_only:
+        print(f"DiT-S/2 forward, batch 2, 4x32x32, float32, {res['threads']} thread(s): "
+              f"median {res['median_s'] * 1000:.1f} ms over {runs} runs", file=sys.stderr)
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
