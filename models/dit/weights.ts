@@ -94,28 +94,49 @@ export function loadDiT(path: string, backend: Backend, opts: { heads?: number }
       throw e;
     }
     checkShapes(path, shapes, config);
-    const get = (name: string, shape?: readonly number[]): Tensor =>
-      backend.upload(file.readF32(name), shape ?? file.info(name).shape, 'f32');
-    const linear = (name: string): Linear => ({ weight: get(`${name}.weight`), bias: get(`${name}.bias`) });
-    const D = config.hiddenSize, p = config.patchSize;
-    const weights: DiTWeights = {
-      patchEmbed: { weight: get('x_embedder.proj.weight', [D, config.inChannels * p * p]), bias: get('x_embedder.proj.bias') },
-      posEmbed: get('pos_embed'),
-      timeMlp1: linear('t_embedder.mlp.0'),
-      timeMlp2: linear('t_embedder.mlp.2'),
-      labelTable: get('y_embedder.embedding_table.weight'),
-      blocks: Array.from({ length: config.depth }, (_, i) => ({
-        adaLN: linear(`blocks.${i}.adaLN_modulation.1`),
-        qkv: linear(`blocks.${i}.attn.qkv`),
-        proj: linear(`blocks.${i}.attn.proj`),
-        fc1: linear(`blocks.${i}.mlp.fc1`),
-        fc2: linear(`blocks.${i}.mlp.fc2`),
-      })),
-      finalAdaLN: linear('final_layer.adaLN_modulation.1'),
-      finalLinear: linear('final_layer.linear'),
-    };
+    const weights = buildWeights(config, (name, shape) => backend.upload(file.readF32(name), shape, 'f32'));
     return { config, weights, metadata: file.metadata };
   } finally {
     file.close();
   }
+}
+
+/** Assembles DiTWeights from a source of named tensors (each asked for once, in state-dict order). */
+function buildWeights(config: DiTConfig, get: (name: string, shape: number[]) => Tensor): DiTWeights {
+  const shapes = expectedShapes(config);
+  const tensor = (name: string, shape = shapes.get(name)!) => get(name, shape);
+  const linear = (name: string): Linear => ({ weight: tensor(`${name}.weight`), bias: tensor(`${name}.bias`) });
+  const D = config.hiddenSize, p = config.patchSize;
+  return {
+    patchEmbed: { weight: tensor('x_embedder.proj.weight', [D, config.inChannels * p * p]), bias: tensor('x_embedder.proj.bias') },
+    posEmbed: tensor('pos_embed'),
+    timeMlp1: linear('t_embedder.mlp.0'),
+    timeMlp2: linear('t_embedder.mlp.2'),
+    labelTable: tensor('y_embedder.embedding_table.weight'),
+    blocks: Array.from({ length: config.depth }, (_, i) => ({
+      adaLN: linear(`blocks.${i}.adaLN_modulation.1`),
+      qkv: linear(`blocks.${i}.attn.qkv`),
+      proj: linear(`blocks.${i}.attn.proj`),
+      fc1: linear(`blocks.${i}.mlp.fc1`),
+      fc2: linear(`blocks.${i}.mlp.fc2`),
+    })),
+    finalAdaLN: linear('final_layer.adaLN_modulation.1'),
+    finalLinear: linear('final_layer.linear'),
+  };
+}
+
+/**
+ * Deterministic random weights of a config's shapes, for benchmarks: values do not change the work,
+ * and a uniform spread of ±0.05 keeps activations finite through any depth.
+ */
+export function randomWeights(config: DiTConfig, backend: Backend, seed = 0): DiTWeights {
+  let s = (seed * 2654435761 + 1) >>> 0;
+  return buildWeights(config, (_name, shape) => {
+    const data = new Float32Array(shape.reduce((a, d) => a * d, 1));
+    for (let i = 0; i < data.length; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = (s / 4294967296 - 0.5) * 0.1;
+    }
+    return backend.upload(data, shape, 'f32');
+  });
 }

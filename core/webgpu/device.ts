@@ -1,0 +1,133 @@
+// Finding a WebGPU adapter and opening a device on it, through Dawn (the npm package `webgpu`).
+//
+// Three things here are easy to get wrong:
+// - WebGPU hands out its guaranteed minimum limits (16 KiB workgroup memory, 256 invocations, 128 MiB
+//   buffers) unless a device asks for more, even where the adapter allows more: we ask for the
+//   adapter's own limits.
+// - Dawn quantizes timestamps (to blunt timing attacks in browsers) unless told not to; a kernel
+//   benchmark needs them exact, so we pass `disable-dawn-features=timestamp_quantization`.
+// - A machine without a GPU may still have an adapter: Mesa's lavapipe (Vulkan on the CPU) or
+//   SwiftShader. It runs every kernel correctly but slowly, so we report it as `emulated` and let
+//   `--backend auto` prefer the CPU backend there.
+
+import { BASELINE_CAPS, type KernelCaps } from '../../kernels/kernel.js';
+
+/** What we tell the user about the adapter. */
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** A CPU implementation of WebGPU (lavapipe/llvmpipe, SwiftShader, a fallback adapter). */
+  emulated: boolean;
+  /** Timestamp queries are available, so GPU time can be measured without the CPU's overhead. */
+  timestamps: boolean;
+  /** Subgroup size range, where the adapter reports one. */
+  subgroupSizes: [number, number] | null;
+}
+
+export interface DeviceOptions {
+  /** Extra Dawn toggles, passed to `create` (e.g. 'backend=vulkan', 'adapter=...'). */
+  dawnFlags?: string[];
+  powerPreference?: 'low-power' | 'high-performance';
+}
+
+/** An open device and what we know about it. */
+export interface GpuContext {
+  device: GPUDevice;
+  adapter: AdapterReport;
+  caps: KernelCaps;
+  limits: { maxBufferSize: number; maxStorageBufferBindingSize: number };
+}
+
+export type OpenResult = { ok: true; context: GpuContext } | { ok: false; reason: string };
+
+const EMULATED = /llvmpipe|lavapipe|swiftshader|software|microsoft basic render/i;
+
+/**
+ * Opens a device on the first adapter Dawn finds. Never throws for a missing or unusable adapter: the
+ * reason comes back as a sentence the CLI can print (the caller decides whether that is an error).
+ */
+export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> {
+  // Mesa's Vulkan drivers complain on every start when XDG_RUNTIME_DIR is unset.
+  process.env.XDG_RUNTIME_DIR ??= '/tmp';
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    return { ok: false, reason: `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message.split('\n')[0]}` };
+  }
+  // Dawn's classes (GPUBufferUsage, GPUMapMode, ...) become globals, as in a browser.
+  Object.assign(globalThis, mod.globals);
+  const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
+  let adapter: GPUAdapter | null;
+  try {
+    adapter = await mod.create(flags).requestAdapter({ powerPreference: opts.powerPreference });
+  } catch (e) {
+    return { ok: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
+  }
+  if (!adapter) {
+    return {
+      ok: false,
+      reason: 'no WebGPU adapter found (is a Vulkan driver installed? On Debian 12 without a GPU: mesa-vulkan-drivers from bookworm-backports)',
+    };
+  }
+
+  const info = adapter.info;
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  const adapterType = (info as { adapterType?: string }).adapterType;
+  const emulated = EMULATED.test(text) || adapterType === 'cpu' || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  const timestamps = adapter.features.has('timestamp-query');
+  const sub = info as { subgroupMinSize?: number; subgroupMaxSize?: number };
+
+  // Ask for everything the adapter allows; the defaults are WebGPU's minimums.
+  const wanted = [
+    'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX',
+    'maxComputeWorkgroupSizeY', 'maxComputeWorkgroupSizeZ', 'maxComputeWorkgroupsPerDimension',
+    'maxStorageBufferBindingSize', 'maxBufferSize', 'maxStorageBuffersPerShaderStage',
+  ] as const;
+  const requiredLimits: Record<string, number> = {};
+  for (const name of wanted) requiredLimits[name] = adapter.limits[name];
+
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({
+      requiredLimits,
+      requiredFeatures: timestamps ? ['timestamp-query'] : [],
+      label: 'ditto',
+    });
+  } catch (e) {
+    return { ok: false, reason: `opening a WebGPU device failed: ${(e as Error).message}` };
+  }
+
+  const caps: KernelCaps = {
+    maxWorkgroupStorage: Math.max(BASELINE_CAPS.maxWorkgroupStorage, device.limits.maxComputeWorkgroupStorageSize),
+    maxInvocations: Math.max(BASELINE_CAPS.maxInvocations, device.limits.maxComputeInvocationsPerWorkgroup),
+    maxGridDim: device.limits.maxComputeWorkgroupsPerDimension,
+    emulated,
+  };
+  return {
+    ok: true,
+    context: {
+      device,
+      caps,
+      limits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
+      adapter: {
+        vendor: info.vendor,
+        architecture: info.architecture,
+        device: info.device,
+        description: info.description,
+        emulated,
+        timestamps,
+        subgroupSizes: sub.subgroupMinSize ? [sub.subgroupMinSize, sub.subgroupMaxSize ?? sub.subgroupMinSize] : null,
+      },
+    },
+  };
+}
+
+/** One line for logs and `--verbose`: "llvmpipe (mesa, software; CPU-emulated)". */
+export function describeAdapter(a: AdapterReport): string {
+  const name = a.description || a.device || a.vendor || 'unknown adapter';
+  const extra = [a.vendor, a.architecture].filter(Boolean).join(', ');
+  return `${name}${extra ? ` (${extra})` : ''}${a.emulated ? ' [CPU-emulated]' : ''}`;
+}

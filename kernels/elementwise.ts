@@ -1,0 +1,87 @@
+// Elementwise kernels: broadcast add/sub/mul, GELU and SiLU, and DiT's gated residual x + gate[b] * y.
+//
+// One invocation computes one output element; a workgroup is 256 of them in a row. These ops read and
+// write every element once and do a few FLOPs each, so they are bound by memory bandwidth and the only
+// thing worth optimising is the index arithmetic: all shapes and strides are baked into the source,
+// so "i / 1152u" compiles to a multiply-shift, and an operand that is not broadcast is read at the
+// output index itself. All three ops come from one generator, `mapKernel` (kernels/kernel.ts): an op
+// is a list of inputs, each with the WGSL expression of its index, and the expression that combines them.
+//
+// The activation functions are here too; the matmul epilogue (kernels/matmul.ts) includes the same
+// WGSL, so `linear(..., 'gelu')` and `gelu(linear(...))` agree to the last bit.
+
+import type { BinaryOp, UnaryOp } from '../core/backend.js';
+import { broadcastStrides, type Shape } from '../core/shape.js';
+import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
+
+/**
+ * GELU (tanh approximation, PyTorch's approximate="tanh") and SiLU. tanh is written out through exp
+ * of a non-positive argument: builtin tanh is exp(2u)-based on some drivers and returns inf/inf = NaN
+ * for large u, where this form saturates to +-1.
+ */
+export const ACTIVATIONS_WGSL = /* wgsl */ `
+fn gelu(v: f32) -> f32 {
+  let u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
+  let e = exp(-2.0f * abs(u));
+  let t = sign(u) * (1.0f - e) / (1.0f + e);
+  return 0.5f * v * (1.0f + t);
+}
+fn silu(v: f32) -> f32 {
+  return v / (1.0f + exp(-v));
+}`;
+
+/**
+ * The WGSL index of an operand read through broadcast strides of `outShape`: the output index i is
+ * split into coordinates (innermost first) and each coordinate times the operand's stride is summed.
+ * Dims where the operand is stretched (stride 0) cost nothing, and an operand with the output's own
+ * shape is read at i directly.
+ */
+function broadcastIndex(shape: Shape, outShape: Shape): string {
+  const strides = broadcastStrides(shape, outShape);
+  const size = shape.reduce((a, d) => a * d, 1);
+  const outSize = outShape.reduce((a, d) => a * d, 1);
+  if (size === outSize) return 'i';
+  if (size === 1) return '0u';
+  // Coordinate d of the output is (i / below[d]) % outShape[d], where below[d] is the product of the dims after d.
+  const terms: string[] = [];
+  let below = 1;
+  for (let d = outShape.length - 1; d >= 0; d--) {
+    if (strides[d] !== 0 && outShape[d] !== 1) {
+      const coord = below === 1 ? `i % ${u32(outShape[d])}` : d === 0 ? `i / ${u32(below)}` : `(i / ${u32(below)}) % ${u32(outShape[d])}`;
+      terms.push(strides[d] === 1 ? `(${coord})` : `(${coord}) * ${u32(strides[d])}`);
+    }
+    below *= outShape[d];
+  }
+  return terms.join(' + ');
+}
+
+const BINARY_EXPR: Record<BinaryOp, string> = { add: 'a_v + b_v', sub: 'a_v - b_v', mul: 'a_v * b_v' };
+
+/** out = a op b with NumPy broadcasting to `outShape`. */
+export function binaryKernel(op: BinaryOp, aShape: Shape, bShape: Shape, outShape: Shape, caps: KernelCaps): Kernel {
+  const size = outShape.reduce((x, d) => x * d, 1);
+  return mapKernel(
+    `binary|${op}|${aShape.join('x')}|${bShape.join('x')}|${outShape.join('x')}`,
+    size,
+    [{ name: 'a', index: broadcastIndex(aShape, outShape) }, { name: 'b', index: broadcastIndex(bShape, outShape) }],
+    BINARY_EXPR[op],
+    caps,
+  );
+}
+
+/** out = f(x) for f = gelu or silu. */
+export function unaryKernel(op: UnaryOp, size: number, caps: KernelCaps): Kernel {
+  return mapKernel(`unary|${op}`, size, [{ name: 'x', index: 'i' }], `${op}(x_v)`, caps, { prelude: ACTIVATIONS_WGSL });
+}
+
+/** out = x + gate[b] * y over [B, T, D] with gate [B, D]: batch b = i / (T*D), channel i % D. */
+export function gatedResidualKernel(batch: number, tokens: number, dim: number, caps: KernelCaps): Kernel {
+  const gateIndex = batch === 1 ? `i % ${u32(dim)}` : `(i / ${u32(tokens * dim)}) * ${u32(dim)} + i % ${u32(dim)}`;
+  return mapKernel(
+    `gatedResidual|${batch}x${tokens}x${dim}`,
+    batch * tokens * dim,
+    [{ name: 'x', index: 'i' }, { name: 'gate', index: gateIndex }, { name: 'y', index: 'i' }],
+    'x_v + gate_v * y_v',
+    caps,
+  );
+}
