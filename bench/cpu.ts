@@ -89,7 +89,8 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   const config = preset('S/2');
   const model = new DiT(config, randomWeights(config, backend, 0));
   const latent = backend.upload(filled(2 * 4 * 32 * 32, 3), [2, 4, 32, 32], 'f32');
-  const forwardMs = await timeMs(() => model.forward(latent, [999, 500], [1, 207]), Math.max(3, Math.ceil(o.runs / 2)), 1);
+  // V8 needs a few forwards to settle its JIT on every kernel shape: warm up twice.
+  const forwardMs = await timeMs(() => model.forward(latent, [999, 500], [1, 207]), Math.max(3, Math.ceil(o.runs / 2)), 2);
   const torch = o.torch ? torchForward(5) : { unavailable: 'skipped (--no-torch)' };
   const gmacs = (2 * macsPerSample(config)) / 1e9;
 

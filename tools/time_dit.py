@@ -8,23 +8,33 @@ Weights are the fixture-style random ones (values do not change the work).
 Warm-up 2 runs, then the median of --runs (>= 5) timed runs.
 
 Prints one JSON line:
-  {"torch", "threads", "default_threads", "blas", "median_s", "runs"}
+  {"torch", "threads", "default_threads", "blas", "omp_wait_policy",
+   "median_s", "runs"}
 `blas` is the BLAS shared library torch actually loaded (Debian's torch is
 built with BLAS_INFO=generic and links libblas.so.3, which update-alternatives
 points at reference BLAS, OpenBLAS, ...). Without --json-only a short
 human-readable line precedes the JSON.
 
+OMP_WAIT_POLICY defaults to PASSIVE here (set before torch loads libgomp;
+override it from the environment). Why: with OpenBLAS-pthread as libblas,
+OpenBLAS runs GEMMs on its own threads while torch's idle OpenMP workers
+busy-spin, so with 2 torch threads on 2 cores the forward ran 2-10x slower
+(0.5-2.7 s vs ~0.2-0.3 s); passive waiting removes that oversubscription.
+
 Run: /usr/bin/python3 tools/time_dit.py [--json-only] [--threads N] [--runs N]
 """
 
-import argparse
-import json
 import os
-import statistics
-import sys
-import time
 
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede `import torch`
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit_reference import DiT_models, randomize_for_fixtures  # noqa: E402
@@ -75,6 +85,7 @@ def main():
         "threads": torch.get_num_threads(),
         "default_threads": default_threads,
         "blas": loaded_blas(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "median_s": round(statistics.median(times), 6),
         "runs": [round(v, 6) for v in times],
     }

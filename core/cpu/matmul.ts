@@ -44,22 +44,22 @@ export function linearColumns(a: LinearArgs, colStart: number, colEnd: number): 
   const mBlocked = M - (M % 4);
   const nBlocked = colStart + ((colEnd - colStart) - ((colEnd - colStart) % 4));
   for (let j = colStart; j < nBlocked; j += 4) {
-    const w0 = j * K, w1 = w0 + K, w2 = w1 + K, w3 = w2 + K;
     const b0 = bias ? bias[j] : 0, b1 = bias ? bias[j + 1] : 0;
     const b2 = bias ? bias[j + 2] : 0, b3 = bias ? bias[j + 3] : 0;
     for (let i = 0; i < mBlocked; i += 4) {
-      const x0 = i * K, x1 = x0 + K, x2 = x1 + K, x3 = x2 + K;
       let c00 = b0, c01 = b1, c02 = b2, c03 = b3, c10 = b0, c11 = b1, c12 = b2, c13 = b3;
       let c20 = b0, c21 = b1, c22 = b2, c23 = b3, c30 = b0, c31 = b1, c32 = b2, c33 = b3;
-      for (let kk = 0; kk < K; kk++) {
-        const a0 = x[x0 + kk], a1 = x[x1 + kk], a2 = x[x2 + kk], a3 = x[x3 + kk];
-        let b = w[w0 + kk];
+      // xa walks row i of x and wa row j of w; the other three rows sit K, 2K, 3K further on.
+      const xEnd = i * K + K;
+      for (let xa = i * K, wa = j * K; xa < xEnd; xa++, wa++) {
+        const a0 = x[xa], a1 = x[xa + K], a2 = x[xa + 2 * K], a3 = x[xa + 3 * K];
+        let b = w[wa];
         c00 += a0 * b; c10 += a1 * b; c20 += a2 * b; c30 += a3 * b;
-        b = w[w1 + kk];
+        b = w[wa + K];
         c01 += a0 * b; c11 += a1 * b; c21 += a2 * b; c31 += a3 * b;
-        b = w[w2 + kk];
+        b = w[wa + 2 * K];
         c02 += a0 * b; c12 += a1 * b; c22 += a2 * b; c32 += a3 * b;
-        b = w[w3 + kk];
+        b = w[wa + 3 * K];
         c03 += a0 * b; c13 += a1 * b; c23 += a2 * b; c33 += a3 * b;
       }
       if (act === 'none') {
