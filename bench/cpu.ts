@@ -92,13 +92,14 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   // V8 needs a few forwards to settle its JIT on every kernel shape: warm up twice.
   const forwardMs = await timeMs(() => model.forward(latent, [999, 500], [1, 207]), Math.max(3, Math.ceil(o.runs / 2)), 2);
   const torch = o.torch ? torchForward(5) : { unavailable: 'skipped (--no-torch)' };
-  const gmacs = (2 * macsPerSample(config)) / 1e9;
+  // Batch 2, two FLOPs per multiply-accumulate.
+  const gflop = (2 * 2 * macsPerSample(config)) / 1e9;
 
   const result = {
     machine: { cores: availableParallelism(), threads: backend.pool.threads, node: process.version, tfjs: tfjs.version },
     rows,
     dit_forward: {
-      model: 'DiT-S/2', batch: 2, gmacs,
+      model: 'DiT-S/2', batch: 2, gflop,
       ours_s: forwardMs / 1000,
       ...('median_s' in torch ? { torch_s: torch.median_s, torch_version: torch.torch, torch_threads: torch.threads, ratio: forwardMs / 1000 / torch.median_s } : { torch: torch.unavailable }),
     },
@@ -117,6 +118,6 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   }
   io.print('');
   const f = result.dit_forward;
-  io.print(`DiT-S/2 forward, batch 2 (${gmacs.toFixed(2)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s` +
+  io.print(`DiT-S/2 forward, batch 2 (${gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s` +
     ('torch_s' in f ? `, PyTorch ${f.torch_version} (${f.torch_threads} threads) ${f.torch_s!.toFixed(3)} s, ratio ${f.ratio!.toFixed(2)}x` : `; PyTorch: ${f.torch}`));
 }

@@ -1,9 +1,13 @@
-// The CPU's attention: o = softmax(q k^T * scale) v for q, k, v [BH, T, hd], one query row at a time.
+// The CPU's attention: o = softmax(q k^T * scale) v for q, k, v [BH, T, hd].
 //
-// A query row's T scores fit in a small scratch array, so the full T x T matrix never exists; the
-// softmax is exact (max-subtracted) because the whole row is known before normalising. The score loop
-// takes 4 keys per pass (4 independent accumulators); the P·V loop streams rows of v contiguously.
+// Attention is two matrix products around a row softmax, so it reuses the register-blocked linear
+// kernel (matmul.ts) for both: scores = q_blk · k^T is exactly a Linear with k as the weight, and
+// o_blk = p · v is a Linear with v^T as the weight (v is transposed once per head). Queries go in
+// blocks of QUERY_BLOCK rows, so the scores scratch is QUERY_BLOCK x T, never T x T. The softmax is
+// exact (max-subtracted over the whole row) because a full row of scores exists before normalising.
 // Threads split the flattened (head, query) rows, so even one head with many tokens parallelises.
+
+import { linearColumns } from './matmul.js';
 
 export interface AttentionArgs {
   q: Float32Array;
@@ -15,43 +19,37 @@ export interface AttentionArgs {
   scale: number;
 }
 
+const QUERY_BLOCK = 64;
+
 /** Computes output rows [rowStart, rowEnd) of the flattened [BH * T] query rows. */
 export function attentionRows(a: AttentionArgs, rowStart: number, rowEnd: number): void {
   const { q, k, v, o, tokens: T, headDim: D, scale } = a;
-  const scores = new Float64Array(T);
-  const acc = new Float64Array(D);
-  for (let row = rowStart; row < rowEnd; row++) {
-    const head = Math.floor(row / T);
-    const qo = row * D;
+  const scores = new Float32Array(QUERY_BLOCK * T);
+  const vT = new Float32Array(D * T);
+  for (let head = Math.floor(rowStart / T); head * T < rowEnd; head++) {
     const kv = head * T * D;
-    let max = -Infinity;
-    let j = 0;
-    for (; j + 4 <= T; j += 4) {
-      const k0 = kv + j * D, k1 = k0 + D, k2 = k1 + D, k3 = k2 + D;
-      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-      for (let d = 0; d < D; d++) {
-        const qd = q[qo + d];
-        s0 += qd * k[k0 + d]; s1 += qd * k[k1 + d]; s2 += qd * k[k2 + d]; s3 += qd * k[k3 + d];
-      }
-      scores[j] = s0 * scale; scores[j + 1] = s1 * scale; scores[j + 2] = s2 * scale; scores[j + 3] = s3 * scale;
-      max = Math.max(max, scores[j], scores[j + 1], scores[j + 2], scores[j + 3]);
+    for (let j = 0; j < T; j++) for (let d = 0; d < D; d++) vT[d * T + j] = v[kv + j * D + d];
+    const first = Math.max(rowStart, head * T), last = Math.min(rowEnd, (head + 1) * T);
+    for (let row = first; row < last; row += QUERY_BLOCK) {
+      const rows = Math.min(QUERY_BLOCK, last - row);
+      const p = scores.subarray(0, rows * T);
+      linearColumns({ x: q.subarray(row * D, (row + rows) * D), w: k.subarray(kv, kv + T * D), bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
+      for (let r = 0; r < rows; r++) softmaxRow(p, r * T, T, scale);
+      linearColumns({ x: p, w: vT, bias: null, y: o.subarray(row * D, (row + rows) * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
     }
-    for (; j < T; j++) {
-      const k0 = kv + j * D;
-      let s = 0;
-      for (let d = 0; d < D; d++) s += q[qo + d] * k[k0 + d];
-      scores[j] = s * scale;
-      max = Math.max(max, scores[j]);
-    }
-    let sum = 0;
-    acc.fill(0);
-    for (let jj = 0; jj < T; jj++) {
-      const p = Math.exp(scores[jj] - max);
-      sum += p;
-      const vo = kv + jj * D;
-      for (let d = 0; d < D; d++) acc[d] += p * v[vo + d];
-    }
-    const inv = 1 / sum;
-    for (let d = 0; d < D; d++) o[qo + d] = acc[d] * inv;
   }
+}
+
+/** In place: p[o..o+n) = softmax(scale * p[o..o+n)). */
+function softmaxRow(p: Float32Array, o: number, n: number, scale: number): void {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) max = Math.max(max, p[o + j]);
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const e = Math.exp((p[o + j] - max) * scale);
+    p[o + j] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let j = 0; j < n; j++) p[o + j] *= inv;
 }
