@@ -6,12 +6,18 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../core/errors.js';
+import { analyzeCommand, analyzeUsage } from './analyze.js';
 import { benchCommand, benchUsage } from './bench.js';
+import { fitCommand, fitUsage } from './fit.js';
 import { consoleIo, type CommandIo } from './flags.js';
 import { forwardCommand, forwardUsage } from './forward.js';
+import { predictCommand, predictUsage } from './predict.js';
 
 const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<void>; usage: string; summary: string }> = {
   forward: { run: forwardCommand, usage: forwardUsage, summary: 'one DiT forward pass from a file of inputs (check against PyTorch)' },
+  predict: { run: predictCommand, usage: predictUsage, summary: 'roll a caching method (fora, taylorseer, foca, l2p) out over a saved trajectory' },
+  fit: { run: fitCommand, usage: fitUsage, summary: 'learn an L2P weight matrix from full-compute trajectories' },
+  analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'prove the forecasting formulas are linear predictors (exact arithmetic)' },
   bench: { run: benchCommand, usage: benchUsage, summary: 'benchmarks against peers measured in the same run' },
 };
 

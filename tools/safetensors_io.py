@@ -20,6 +20,7 @@ import numpy as np
 _DTYPES = {
     "F64": np.dtype("<f8"),
     "F32": np.dtype("<f4"),
+    "F16": np.dtype("<f2"),
     "I64": np.dtype("<i8"),
     "I32": np.dtype("<i4"),
 }
@@ -27,7 +28,7 @@ _TAGS = {v: k for k, v in _DTYPES.items()}
 
 
 def write_safetensors(path, tensors, metadata=None):
-    """tensors: ordered dict name -> numpy array (F32/F64/I64/I32).
+    """tensors: ordered dict name -> numpy array (F64/F32/F16/I64/I32).
 
     The file keeps the given order: data offsets increase in insertion order.
     """

@@ -1,0 +1,84 @@
+// The caching methods by name, and the schedule each uses by default: what the commands and the
+// benchmarks build predictors from.
+
+import { UserError } from '../core/errors.js';
+import { FocaPredictor } from './foca.js';
+import { ForaPredictor } from './fora.js';
+import { L2PPredictor, validateWeights, type Weights } from './l2p.js';
+import type { Predictor } from './predictor.js';
+import { explicitSchedule, paperSchedule, taylorSeerSchedule, type Schedule } from './schedule.js';
+import { TaylorSeerPredictor } from './taylorseer.js';
+
+export const METHODS = ['fora', 'taylorseer', 'foca', 'l2p'] as const;
+export type Method = (typeof METHODS)[number];
+
+/** TaylorSeer's order when none is given (the L2P code's cache_init default, max_order = 2). */
+export const DEFAULT_TAYLORSEER_ORDER = 2;
+
+export function parseMethod(value: string, allowed: readonly string[] = METHODS): Method {
+  if (!allowed.includes(value)) throw new UserError(`unknown method "${value}": use one of ${allowed.join(', ')}`);
+  return value as Method;
+}
+
+export interface PredictorSpec {
+  method: Method;
+  /** TaylorSeer's maximum order */
+  order?: number;
+  /** L2P's matrix */
+  weights?: Weights;
+}
+
+/** A fresh predictor (predictors keep per-run state: make one per sampling run). */
+export function createPredictor(spec: PredictorSpec, steps: number): Predictor {
+  if (spec.order !== undefined && spec.method !== 'taylorseer') {
+    throw new UserError(`--order applies to taylorseer only (${spec.method} has a fixed form)`);
+  }
+  if (spec.weights !== undefined && spec.method !== 'l2p') throw new UserError(`--weights applies to l2p only, not ${spec.method}`);
+  switch (spec.method) {
+    case 'fora':
+      return new ForaPredictor();
+    case 'taylorseer': {
+      const order = spec.order ?? DEFAULT_TAYLORSEER_ORDER;
+      if (!Number.isInteger(order) || order < 0 || order > 16) throw new UserError(`--order must be an integer from 0 to 16, got ${order}`);
+      return new TaylorSeerPredictor(order);
+    }
+    case 'foca':
+      return new FocaPredictor();
+    case 'l2p':
+      if (!spec.weights) throw new UserError('l2p needs its weight matrix: pass --weights W.json (make one with ditto fit)');
+      return new L2PPredictor(validateWeights(spec.weights, 'L2P weights', steps));
+  }
+}
+
+export type ScheduleKind = 'paper' | 'taylorseer';
+
+/** L2P was tuned on the paper's schedules; the fixed formulas come with TaylorSeer's. */
+export function defaultScheduleKind(method: Method): ScheduleKind {
+  return method === 'l2p' ? 'paper' : 'taylorseer';
+}
+
+export interface ScheduleChoice {
+  steps: number;
+  /** --interval N */
+  interval?: number;
+  /** --full-steps a,b,c */
+  fullSteps?: number[];
+  /** --schedule paper|taylorseer (with --interval) */
+  kind?: string;
+}
+
+/** Exactly one of --interval and --full-steps; --schedule only with --interval. */
+export function resolveSchedule(choice: ScheduleChoice, defaultKind: ScheduleKind): Schedule {
+  const { steps, interval, fullSteps, kind } = choice;
+  if ((interval === undefined) === (fullSteps === undefined)) {
+    throw new UserError('give the schedule as either --interval N or --full-steps a,b,c (one of them)');
+  }
+  if (fullSteps !== undefined) {
+    if (kind !== undefined) throw new UserError('--schedule goes with --interval, not with --full-steps');
+    return explicitSchedule(fullSteps, steps);
+  }
+  const k = kind ?? defaultKind;
+  if (k === 'paper') return paperSchedule(interval!, steps);
+  if (k === 'taylorseer') return taylorSeerSchedule(interval!, steps);
+  throw new UserError(`unknown --schedule "${k}": use paper or taylorseer`);
+}

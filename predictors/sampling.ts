@@ -1,0 +1,190 @@
+// The cached sampling loop: a sampler that calls the model only on the schedule's full steps and
+// lets a predictor forecast the model's output everywhere else.
+//
+//   for each step i:
+//     out_i = full(i) ? model(x, t_i)                         (the only expensive line)
+//                     : sum_j w_j * out_j                      (weights from predictor.forecast(i))
+//     history[i] = out_i                                       (forecasts join the history too)
+//     x = xCoef_i * x + outCoef_i * out_i                      (DDIM and Euler-flow are both linear)
+//
+// On a skipped step no part of the model runs. Everything is scale-and-add through core/ops, inside
+// tidy, so the loop runs unchanged on every backend and frees what it no longer needs: history
+// entries no later forecast can use (predictor.live()) are disposed as soon as they fall out.
+//
+// The loop knows nothing about guidance or labels: the caller's model function does that (see
+// ditModelFn, which wraps a DiT with or without classifier-free guidance). It only requires the
+// function to return what the sampler steps with, shaped like x.
+
+import * as op from '../core/ops.js';
+import { numel, sameShape, shapeString } from '../core/shape.js';
+import { tidy, type Tensor } from '../core/tensor.js';
+import { macsPerSample } from '../models/dit/config.js';
+import type { DiT } from '../models/dit/dit.js';
+import type { Sampler } from '../models/samplers/sampler.js';
+import type { Predictor, Term } from './predictor.js';
+import type { Schedule } from './schedule.js';
+
+/** The model as the loop sees it: x at per-row times t (and opaque labels y) -> the sampler's input (eps or velocity), shaped like x. */
+export type ModelFn = (x: Tensor, t: readonly number[], y: readonly number[]) => Tensor;
+
+export interface StepInfo {
+  step: number;
+  steps: number;
+  /** whether the model ran at this step */
+  full: boolean;
+  /** history terms of the forecast (0 on full steps) */
+  terms: number;
+  /** wall time of the step; with `timing` it includes waiting for the backend */
+  seconds: number;
+}
+
+export interface CachedSamplingOptions {
+  model: ModelFn;
+  sampler: Sampler;
+  schedule: Schedule;
+  predictor: Predictor;
+  /** the starting noise [N, ...]; not disposed */
+  x: Tensor;
+  /** passed to the model unchanged (class labels; [y; null] with guidance) */
+  labels?: readonly number[];
+  /** analytic FLOPs of one model call on this batch (2 * macsPerSample * N for a DiT) */
+  flopsPerForward?: number;
+  /** called after every step (progress bars, logs) */
+  onStep?: (info: StepInfo) => void;
+  /** wait for the backend at the end of each step (a readback of x) so per-step times are true device times */
+  timing?: boolean;
+  /** keep every step's output and return it (tests and analysis; costs memory) */
+  keepOutputs?: boolean;
+}
+
+export interface SamplingStats {
+  steps: number;
+  /** model calls made */
+  forwards: number;
+  /** model calls replaced by a forecast */
+  skipped: number;
+  flops: {
+    /** spent in the model */
+    model: number;
+    /** the model calls not made */
+    saved: number;
+    /** spent forming forecasts: 2 * numel per history term (a multiply and an add) */
+    predictor: number;
+  };
+  /** per-step wall times (seconds) */
+  stepSeconds: number[];
+  seconds: number;
+}
+
+export interface CachedSamplingResult {
+  /** the final sample; the caller owns it */
+  x: Tensor;
+  stats: SamplingStats;
+  /** every step's output, when keepOutputs was set; the caller owns them */
+  outputs?: Tensor[];
+}
+
+/** sum_j w_j * history[j] on the backend. */
+function forecastTensor(terms: readonly Term[], history: ReadonlyMap<number, Tensor>, like: Tensor): Tensor {
+  if (terms.length === 0) throw new Error('cached sampling: the predictor returned no terms');
+  return tidy(() => {
+    let acc: Tensor | null = null;
+    for (const { step, weight } of terms) {
+      const h = history.get(step);
+      if (!h) throw new Error(`cached sampling: the forecast needs step ${step}, which is no longer in the history (predictor.live() must list it)`);
+      const term = op.mul(h, op.scalar(like, weight));
+      acc = acc === null ? term : op.add(acc, term);
+    }
+    return acc!;
+  });
+}
+
+export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedSamplingResult> {
+  const { model, sampler, schedule, predictor, labels = [], flopsPerForward = 0, onStep, timing = false, keepOutputs = false } = opts;
+  if (schedule.steps !== sampler.steps) {
+    throw new Error(`cached sampling: the schedule has ${schedule.steps} steps but the sampler ${sampler.steps}`);
+  }
+  const started = performance.now();
+  const n = opts.x.shape[0]!;
+  const elements = numel(opts.x.shape);
+  const history = new Map<number, Tensor>();
+  const kept: Tensor[] = [];
+  const stats: SamplingStats = { steps: schedule.steps, forwards: 0, skipped: 0, flops: { model: 0, saved: 0, predictor: 0 }, stepSeconds: [], seconds: 0 };
+
+  let x = opts.x;
+  try {
+    for (let i = 0; i < schedule.steps; i++) {
+      const stepStart = performance.now();
+      const { modelTime, xCoef, outCoef } = sampler.step(i);
+      const full = schedule.isFull(i);
+      let out: Tensor;
+      let termCount = 0;
+      if (full) {
+        out = model(x, new Array<number>(n).fill(modelTime), labels);
+        if (!sameShape(out.shape, x.shape)) {
+          out.dispose();
+          throw new Error(`cached sampling: the model function returned ${shapeString(out.shape)} for x ${shapeString(x.shape)}; it must return what the sampler steps with (e.g. slice eps off a learn_sigma output)`);
+        }
+        stats.forwards++;
+        stats.flops.model += flopsPerForward;
+      } else {
+        const terms = predictor.forecast(i);
+        out = forecastTensor(terms, history, x);
+        termCount = terms.length;
+        stats.skipped++;
+        stats.flops.saved += flopsPerForward;
+        stats.flops.predictor += 2 * elements * terms.length;
+      }
+      history.set(i, out);
+      if (keepOutputs) kept.push(out);
+      predictor.observe(i, full);
+
+      const next = tidy(() => op.add(op.mul(x, op.scalar(x, xCoef)), op.mul(out, op.scalar(x, outCoef))));
+      if (x !== opts.x) x.dispose();
+      x = next;
+
+      // Free the outputs no later forecast can use.
+      const live = new Set(predictor.live());
+      for (const [step, t] of history) {
+        if (!live.has(step)) {
+          history.delete(step);
+          if (!keepOutputs) t.dispose();
+        }
+      }
+
+      if (timing) await x.read();
+      const seconds = (performance.now() - stepStart) / 1000;
+      stats.stepSeconds.push(seconds);
+      onStep?.({ step: i, steps: schedule.steps, full, terms: termCount, seconds });
+    }
+  } catch (e) {
+    if (x !== opts.x) x.dispose();
+    if (!keepOutputs) for (const t of history.values()) t.dispose();
+    for (const t of kept) t.dispose();
+    throw e;
+  }
+  if (!keepOutputs) for (const t of history.values()) t.dispose();
+  stats.seconds = (performance.now() - started) / 1000;
+  return keepOutputs ? { x, stats, outputs: kept } : { x, stats };
+}
+
+/**
+ * A DiT as a ModelFn: the noise prediction, sliced off the variance channels of a learn_sigma model.
+ * With `cfgScale`, x must be [x; x] and the labels [y; null] (the official sample.py layout): the
+ * guided eps comes back for both halves, and the sampler steps both (they stay equal).
+ */
+export function ditModelFn(dit: DiT, opts: { cfgScale?: number } = {}): ModelFn {
+  return (x, t, y) =>
+    tidy(() => {
+      const out = opts.cfgScale === undefined ? dit.forward(x, t, y) : dit.forwardWithCfg(x, t, y, opts.cfgScale);
+      return out.shape[1] === x.shape[1] ? out : op.slice(out, 1, 0, x.shape[1]!);
+    });
+}
+
+/**
+ * Analytic FLOPs of one model call on `rows` batch rows (2 per multiply-accumulate). With guidance
+ * the DiT runs on the whole [x; x] batch, so pass its full row count.
+ */
+export function ditFlopsPerForward(dit: DiT, rows: number): number {
+  return 2 * macsPerSample(dit.config) * rows;
+}
