@@ -11,10 +11,9 @@
 
 import { UserError } from '../core/errors.js';
 import { shapeString } from '../core/shape.js';
-import { fitAdam } from '../predictors/fit/adam.js';
-import { fitDirect } from '../predictors/fit/direct.js';
+import { FIT_METHODS, fitWeights, type FitMethod } from '../predictors/fit/fit.js';
 import { gramMatrices } from '../predictors/fit/gram.js';
-import { DEFAULT_RIDGE, fitLstsq } from '../predictors/fit/lstsq.js';
+import { DEFAULT_RIDGE } from '../predictors/fit/lstsq.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { L2PPredictor, reuseWeights, writeWeightsFile, type Weights } from '../predictors/l2p.js';
@@ -32,7 +31,6 @@ export const fitUsage = `usage: ditto fit --trajectories T.safetensors --method 
   direct   for one schedule: each skipped step regressed on the full steps only (needs --interval or
            --full-steps; with --interval the paper's schedule unless --schedule taylorseer)`;
 
-const FIT_METHODS = ['adam', 'lstsq', 'direct'] as const;
 
 export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, {
@@ -47,7 +45,7 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   }, fitUsage);
   const methodName = flags.required('method');
   if (!(FIT_METHODS as readonly string[]).includes(methodName)) throw new UserError(`unknown fit method "${methodName}": use one of ${FIT_METHODS.join(', ')}`);
-  const method = methodName as (typeof FIT_METHODS)[number];
+  const method = methodName as FitMethod;
   const path = flags.required('trajectories');
   const outPath = flags.required('out');
   const adamSteps = flags.integer('steps') ?? 200;
@@ -78,25 +76,12 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   const t2 = performance.now();
   const n = errorCount(traj.batch, S, traj.size);
 
-  let weights: Weights;
-  const details: Record<string, unknown> = {};
-  if (method === 'adam') {
-    const result = fitAdam(g, S, n, {
-      steps: adamSteps, lr,
-      onStep: (step, loss) => {
-        if (step === 1 || step % 50 === 0) io.info(`adam step ${step}/${adamSteps}: loss ${loss.toExponential(4)}`);
-      },
-    });
-    weights = result.weights;
-    Object.assign(details, { adamSteps, lr });
-  } else if (method === 'lstsq') {
-    const result = fitLstsq(g, S, ridge);
-    weights = result.weights;
-    Object.assign(details, { ridge: result.ridge });
-  } else {
-    weights = fitDirect(g, S, schedule!, ridge);
-    Object.assign(details, { ridge, schedule: schedule!.label, fullSteps: schedule!.fullSteps });
-  }
+  const { weights, details } = fitWeights(g, S, n, {
+    method, schedule, adamSteps, lr, ridge,
+    onAdamStep: (step, loss) => {
+      if (step === 1 || step % 50 === 0) io.info(`adam step ${step}/${adamSteps}: loss ${loss.toExponential(4)}`);
+    },
+  });
   const t3 = performance.now();
   writeWeightsFile(outPath, weights);
 

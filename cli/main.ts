@@ -10,6 +10,7 @@ import { analyzeCommand, analyzeUsage } from './analyze.js';
 import { benchCommand, benchUsage } from './bench.js';
 import { fitCommand, fitUsage } from './fit.js';
 import { consoleIo, type CommandIo } from './flags.js';
+import { calibrateCommand, calibrateUsage } from './calibrate.js';
 import { forwardCommand, forwardUsage } from './forward.js';
 import { sampleCommand, sampleUsage } from './sample.js';
 import { predictCommand, predictUsage } from './predict.js';
@@ -18,6 +19,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   sample: { run: sampleCommand, usage: sampleUsage, summary: 'draw images from a class-conditional DiT, optionally with a forecasting cache' },
   forward: { run: forwardCommand, usage: forwardUsage, summary: 'one DiT forward pass from a file of inputs (check against PyTorch)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'roll a caching method (fora, taylorseer, foca, l2p) out over a saved trajectory' },
+  calibrate: { run: calibrateCommand, usage: calibrateUsage, summary: 'sample full-compute trajectories and fit L2P for a model' },
   fit: { run: fitCommand, usage: fitUsage, summary: 'learn an L2P weight matrix from full-compute trajectories' },
   analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'prove the forecasting formulas are linear predictors (exact arithmetic)' },
   bench: { run: benchCommand, usage: benchUsage, summary: 'benchmarks against peers measured in the same run' },

@@ -11,6 +11,17 @@ import { ForaPredictor } from './fora.js';
 import { ditFlopsPerForward, ditModelFn, sampleCached, type SamplingStats, type StepInfo } from './sampling.js';
 import { fullSchedule, type Schedule } from './schedule.js';
 
+/**
+ * Calibration draws its (class, seed) pairs from seeds at and above this, and benchmarks evaluate on
+ * seeds below it, so a learned predictor is never scored on the trajectories it was fitted to.
+ */
+export const CALIBRATION_SEED_BASE = 1_000_000;
+
+/** The i-th calibration pair: classes in turn, a fresh seed each. */
+export function calibrationPair(i: number, numClasses: number): { cls: number; seed: number } {
+  return { cls: i % numClasses, seed: CALIBRATION_SEED_BASE + i };
+}
+
 export interface GenerateOptions {
   model: OpenedModel;
   classes: readonly number[];
