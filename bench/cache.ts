@@ -42,6 +42,8 @@ export interface CacheBenchOptions {
   /** With trajectories: also score l2p fitted on the first n runs, for each n (the paper's data ablation). */
   ablation?: number[];
   saveImages?: string;
+  /** Receives each run's images: "full" for the reference, then "<method>-<interval>". */
+  onImages?: (run: string, images: Image8[]) => void;
   onProgress?: (line: string) => void;
 }
 
@@ -86,6 +88,7 @@ export async function runCacheBench(o: CacheBenchOptions): Promise<CacheBenchRes
     generate({ model, classes, seeds, steps: o.steps, cfgScale: o.cfgScale, schedule, predictor });
   const images = (g: Generated) => toImages(g.samples, g.shape, card.dataRange!);
   const save = (dir: string, imgs: Image8[]) => {
+    o.onImages?.(dir, imgs);
     if (!o.saveImages) return;
     mkdirSync(join(o.saveImages, dir), { recursive: true });
     imgs.forEach((img, i) => writePng(join(o.saveImages!, dir, `${i}.png`), img));

@@ -11,11 +11,13 @@ import { benchCommand, benchUsage } from './bench.js';
 import { fitCommand, fitUsage } from './fit.js';
 import { consoleIo, type CommandIo } from './flags.js';
 import { calibrateCommand, calibrateUsage } from './calibrate.js';
+import { demoCommand, demoUsage } from './demo.js';
 import { forwardCommand, forwardUsage } from './forward.js';
 import { sampleCommand, sampleUsage } from './sample.js';
 import { predictCommand, predictUsage } from './predict.js';
 
 const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<void>; usage: string; summary: string }> = {
+  demo: { run: demoCommand, usage: demoUsage, summary: 'the bundled MNIST model: full compute vs TaylorSeer vs L2P, table and image grid' },
   sample: { run: sampleCommand, usage: sampleUsage, summary: 'draw images from a class-conditional DiT, optionally with a forecasting cache' },
   forward: { run: forwardCommand, usage: forwardUsage, summary: 'one DiT forward pass from a file of inputs (check against PyTorch)' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'roll a caching method (fora, taylorseer, foca, l2p) out over a saved trajectory' },

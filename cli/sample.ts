@@ -7,7 +7,7 @@
 
 import { writeSafetensors } from '../core/safetensors.js';
 import { UserError } from '../core/errors.js';
-import { grid, toImages } from '../models/image.js';
+import { grid, toImages, upscale } from '../models/image.js';
 import { openModel, type ModelCard } from '../models/pretrained.js';
 import { readWeightsFile } from '../predictors/l2p.js';
 import { createPredictor, defaultScheduleKind, METHODS, parseMethod, resolveSchedule, type Method } from '../predictors/methods.js';
@@ -113,7 +113,9 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   });
   bar.stop();
 
-  if (out.endsWith('.png')) writePng(out, grid(toImages(result.samples, result.shape, card.dataRange!), perClass));
+  // Small images (MNIST's 28 px) are enlarged to be visible; the metrics never see these.
+  const images = grid(toImages(result.samples, result.shape, card.dataRange!), perClass);
+  if (out.endsWith('.png')) writePng(out, upscale(images, Math.max(1, Math.floor(128 / result.shape[2]))));
   else writeSafetensors(out, { samples: { dtype: 'F32', shape: result.shape, data: result.samples } }, { classes: classes.join(','), seeds: seeds.join(',') });
   const s = result.stats;
   const summary = {

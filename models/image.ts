@@ -43,3 +43,16 @@ export function grid(images: readonly Image8[], cols: number, gap = 2, backgroun
   });
   return { width, height, channels: c, data };
 }
+
+/** Nearest-neighbour enlargement by an integer factor, so 28-pixel digits are visible on a screen. */
+export function upscale(image: Image8, k: number): Image8 {
+  const { width: w, height: h, channels: c } = image;
+  const data = new Uint8Array(w * k * h * k * c);
+  for (let y = 0; y < h * k; y++) {
+    for (let x = 0; x < w * k; x++) {
+      const src = (Math.floor(y / k) * w + Math.floor(x / k)) * c;
+      for (let ch = 0; ch < c; ch++) data[(y * w * k + x) * c + ch] = image.data[src + ch];
+    }
+  }
+  return { width: w * k, height: h * k, channels: c, data };
+}
