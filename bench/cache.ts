@@ -108,7 +108,7 @@ export async function runCacheBench(o: CacheBenchOptions): Promise<CacheBenchRes
   const g = o.trajectories ? gramMatrices(o.trajectories).total : null;
   const n = o.trajectories ? errorCount(o.trajectories.batch, o.trajectories.steps, o.trajectories.size) : 0;
   const subsetGram = (runs: number) => gramMatrices({ ...o.trajectories!, batch: runs, data: o.trajectories!.data.subarray(0, runs * o.trajectories!.steps * o.trajectories!.size) }).total;
-  const calibrated: Weights | null = g ? fitWeights(g, o.steps, n, { method: 'adam' }).weights : o.weights ? readWeightsFile(o.weights, o.steps) : card.l2pWeights ? readWeightsFile(card.l2pWeights, o.steps) : null;
+  const calibrated: Weights | null = !o.methods.includes('l2p') ? null : g ? fitWeights(g, o.steps, n, { method: 'adam' }).weights : o.weights ? readWeightsFile(o.weights, o.steps) : card.l2pWeights ? readWeightsFile(card.l2pWeights, o.steps) : null;
 
   const rows: CacheRow[] = [];
   const score = async (method: string, interval: number | null, schedule: Schedule, predictor: Predictor, dir: string, extra: Partial<CacheRow> = {}) => {

@@ -1,0 +1,44 @@
+// The cache benchmark on the bundled model with a few steps: rows are scored on exactly the images
+// it saves (the PSNR of the saved PNGs equals the reported PSNR), and speedups count what ran.
+
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCacheBench } from '../../bench/cache.js';
+import { psnr, ssim } from '../../bench/metrics.js';
+import { readGrayPng } from '../../cli/png.js';
+import { CpuBackend } from '../../core/cpu/backend.js';
+import { openModel } from '../../models/pretrained.js';
+
+const model = openModel(undefined, new CpuBackend());
+
+test('PSNR and SSIM of the saved images equal the reported ones', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ditto-bench-cache-'));
+  const r = await runCacheBench({ model, seeds: 2, intervals: [2], methods: ['fora', 'taylorseer'], steps: 8, cfgScale: model.card.cfgScale, saveImages: dir });
+  assert.is(r.rows.length, 2);
+  for (const row of r.rows) {
+    const p: number[] = [], s: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const ref = readGrayPng(join(dir, 'full', `${i}.png`));
+      const img = readGrayPng(join(dir, `${row.method}-2`, `${i}.png`));
+      p.push(psnr(img, ref));
+      s.push(ssim(img, ref));
+    }
+    assert.ok(Math.abs((p[0] + p[1]) / 2 - row.psnr) < 1e-9, `${row.method} PSNR`);
+    assert.ok(Math.abs((s[0] + s[1]) / 2 - row.ssim) < 1e-9, `${row.method} SSIM`);
+    // TaylorSeer's schedule at N=2 over 8 steps: 0 1 2, then 4 6 -> 5 model calls, 8/5 fewer FLOPs (plus the forecasts' own).
+    assert.is(row.full_steps, 5);
+    assert.ok(row.flops_speedup > 1.5 && row.flops_speedup < 1.6, `FLOPs speedup ${row.flops_speedup}`);
+    assert.ok(row.psnr > 10 && row.rel_l2 > 0, 'a forecast is close to, not equal to, full compute');
+  }
+});
+
+test('seeds that would overlap the calibration seeds are refused', async () => {
+  const error = await runCacheBench({ model, seeds: 2_000_000, intervals: [2], methods: ['fora'], steps: 4, cfgScale: 1 }).catch((e: Error) => e);
+  assert.instance(error, Error);
+  assert.match((error as Error).message, /--seeds must stay below/);
+});
+
+test.run();
