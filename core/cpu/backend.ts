@@ -14,10 +14,8 @@ export class CpuStorage implements Storage {
   constructor(readonly data: Float32Array | Int32Array) {}
 }
 
-function allocate(dtype: DType, size: number): Float32Array | Int32Array {
-  const buffer = new SharedArrayBuffer(size * 4);
-  return dtype === 'f32' ? new Float32Array(buffer) : new Int32Array(buffer);
-}
+/** Bytes of released buffers kept for reuse; beyond this they are left to the garbage collector. */
+const POOL_BYTES = 512 * 1024 * 1024;
 
 /** The f32 elements of a CPU tensor. */
 function f32(t: Tensor): Float32Array {
@@ -35,13 +33,25 @@ function raw(t: Tensor): Float32Array | Int32Array {
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
   readonly pool: ThreadPool;
+  /**
+   * Released buffers by byte length. Reuse matters more than it looks: a SharedArrayBuffer that has
+   * been posted to a worker stays reachable from that worker's heap until the worker collects garbage,
+   * which an idle worker rarely does, so leaving every intermediate to the GC grows memory without bound.
+   */
+  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  private freeBytes = 0;
 
   constructor(threads?: number) {
     this.pool = new ThreadPool(threads);
   }
 
   private empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    return new Tensor(this, shape, dtype, new CpuStorage(allocate(dtype, numel(shape))));
+    const bytes = numel(shape) * 4;
+    const reused = this.free.get(bytes)?.pop();
+    if (reused) this.freeBytes -= bytes;
+    // Every op writes all of its output, so a reused buffer needs no clearing.
+    const buffer = reused ?? new SharedArrayBuffer(bytes);
+    return new Tensor(this, shape, dtype, new CpuStorage(dtype === 'f32' ? new Float32Array(buffer) : new Int32Array(buffer)));
   }
 
   upload(data: HostArray, shape: readonly number[], dtype: DType): Tensor {
@@ -54,8 +64,13 @@ export class CpuBackend implements Backend {
     return raw(t).slice();
   }
 
-  release(): void {
-    // SharedArrayBuffers are reclaimed by the garbage collector.
+  release(storage: Storage): void {
+    const buffer = (storage as CpuStorage).data.buffer as SharedArrayBuffer;
+    if (this.freeBytes + buffer.byteLength > POOL_BYTES) return;
+    const list = this.free.get(buffer.byteLength) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.byteLength, list);
+    this.freeBytes += buffer.byteLength;
   }
 
   linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor {
