@@ -1,121 +1,139 @@
 // Fused ("flash") attention: o = softmax(q k^T * scale) v for q, k, v [BH, T, hd], no mask.
 //
 // Unfused, attention writes the T x T score matrix to memory, reads it back for the softmax, writes
-// the probabilities, and reads them again for P·V: at T = 1024 that is 4 MiB per head, four times over.
-// Here the scores never leave the workgroup.
-//
-// One workgroup handles one head and a block of BQ queries, one query per invocation. The invocation
-// keeps its query row (pre-multiplied by scale * log2(e), so exp becomes exp2) and its output row in
-// registers, hd/4 vec4s each. The keys and values are streamed through workgroup memory in tiles of BKV
-// rows: the workgroup loads a K tile and a V tile together (each invocation a few vec4s), waits at a
-// barrier, and then every invocation
-//   1. computes its BKV scores s_j = q·k_j against the tile (all invocations read the same k_j, which
-//      workgroup memory serves as a broadcast),
-//   2. updates its running max m and rescales what it has so far: l *= 2^(m_old - m), o *= 2^(m_old - m),
-//   3. adds p_j = 2^(s_j - m) to the running sum l and p_j * v_j to o,
-// and waits again before the next tile overwrites K and V. After the last tile o / l is the exact
-// softmax-weighted sum, the same as the unfused computation up to rounding: this is the "online
-// softmax" (Milakov & Gimelshein 2018) that FlashAttention builds on.
+// the probabilities and reads them again for P·V: at T = 1024 that is 4 MiB per head, four times over.
+// Here the scores never leave registers. Each invocation owns one query: its row q (pre-multiplied by
+// scale * log2(e), so that exp becomes exp2) and its output row o stay in registers as hd/4 vec4s, and
+// the keys and values stream past in tiles. For each tile the invocation
+//   1. computes the scores s_j = q·k_j of the tile's keys,
+//   2. raises its running max m to the tile's max and rescales what it has so far:
+//      l *= 2^(m_old - m), o *= 2^(m_old - m),
+//   3. adds p_j = 2^(s_j - m) to the running sum l and p_j * v_j to o.
+// After the last tile o / l is the exact softmax-weighted sum, equal to the unfused result up to
+// rounding: the "online softmax" (Milakov & Gimelshein 2018) that FlashAttention builds on.
 // Edges: queries past T compute on a clamped row and skip the store; keys past T (the last tile when
-// BKV does not divide T) are loaded clamped and given weight 0. A head_dim that is not a multiple of 4
-// is padded with zeros to whole vec4s on load (zeros change no dot product) and trimmed on store.
-// Sizes: BKV is the largest of 32, 16, 8, 4 whose K and V tiles fit the workgroup memory; BQ is 64,
-// or the next power of two >= T (at least 8) for short sequences.
+// the tile size does not divide T) are loaded clamped and get weight 0. A head_dim that is not a
+// multiple of 4 is padded with zeros to whole vec4s on load (zeros change no dot product) and trimmed
+// on store.
+//
+// Two kernels, as for matmul (kernels/matmul.ts has the reasoning):
+// 'tiled' (GPUs): one workgroup of BQ invocations (64, fewer for short sequences) handles BQ queries of
+// one head. K and V tiles of BKV keys are loaded cooperatively into workgroup memory (a barrier before
+// and after use), and every invocation reads the same k_j at the same time, which workgroup memory
+// serves as a broadcast. BKV is the largest of 32, 16, 8, 4 whose two tiles fit the workgroup memory.
+// Within a tile the keys are taken one at a time (steps 1-3 per key): the max only moves, and o is
+// only rescaled, when a key scores above every earlier one, which soon becomes rare.
+// 'subgroup' (lavapipe): one workgroup is one subgroup of S = 8 lanes, each lane taking Q queries. A
+// tile is S keys, and lane j loads key j's k and v rows into its registers; every lane then gets each
+// key's rows by subgroupBroadcast, a register shuffle on a CPU. So each lane loads 2 rows per 8 keys
+// instead of 16 (reads from workgroup memory are per-lane loads there too), and each row it loads or
+// receives feeds Q queries.
 
-import { f32, u32, type Kernel, type KernelCaps } from './kernel.js';
+import { f32, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
+
+export type AttentionPath = 'tiled' | 'subgroup';
 
 export function attentionFlops(bh: number, t: number, hd: number): number {
-  return 4 * bh * t * t * hd; // q k^T and p v, 2 FLOPs per multiply-add each
+  return 4 * bh * t * t * hd; // q·k^T and p·v: 2 FLOPs per multiply-add each
 }
 
-export function attentionKernel(bh: number, tokens: number, hd: number, scale: number, caps: KernelCaps): Kernel {
-  const T = tokens;
+export function chooseAttentionPath(caps: KernelCaps): AttentionPath {
+  return caps.emulated && caps.subgroupSize ? 'subgroup' : 'tiled';
+}
+
+export function attentionKernel(
+  bh: number, tokens: number, hd: number, scale: number, caps: KernelCaps, path = chooseAttentionPath(caps), queriesPerLane?: number,
+): Kernel {
+  if (bh > caps.maxGridDim) throw new Error(`attention: ${bh} heads exceed the grid limit ${caps.maxGridDim}`);
+  return path === 'subgroup' ? subgroupKernel(bh, tokens, hd, scale, caps, queriesPerLane) : tiledKernel(bh, tokens, hd, scale, caps);
+}
+
+/** Bindings, the row loaders (zero-padded vec4s) and the row store shared by both kernels. */
+function common(hd: number): { HD4: number; bindings: string; store: (c: string, value: string) => string } {
   const HD4 = Math.ceil(hd / 4);
   const vec = hd % 4 === 0;
-  const BQ = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(T))));
-  let BKV = 32;
-  while (BKV > 4 && 2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) BKV /= 2;
-  if (2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) throw new Error(`attention: head_dim ${hd} does not fit in workgroup memory`);
-  const edgeKV = T % BKV !== 0;
-  const LOG2E = Math.LOG2E;
-
-  // Reading a row's c-th vec4 (zero-padded past hd), and writing one back.
+  const type = vec ? 'vec4<f32>' : 'f32';
   const load = (buf: string) => vec
     ? `fn load_${buf}(row: u32, c: u32) -> vec4<f32> { return ${buf}[row * ${u32(HD4)} + c]; }`
     : `fn load_${buf}(row: u32, c: u32) -> vec4<f32> {
   var r = vec4<f32>();
   for (var j = 0u; j < 4u; j++) {
-    let d = c * 4u + j;
-    if (d < ${u32(hd)}) { r[j] = ${buf}[row * ${u32(hd)} + d]; }
+    let d = min(c * 4u + j, ${u32(hd - 1)});
+    r[j] = select(0.0f, ${buf}[row * ${u32(hd)} + d], c * 4u + j < ${u32(hd)});
   }
   return r;
 }`;
-  const store = vec
-    ? `out[row * ${u32(HD4)} + c] = value;`
-    : `for (var j = 0u; j < 4u; j++) { let d = c * 4u + j; if (d < ${u32(hd)}) { out[row * ${u32(hd)} + d] = value[j]; } }`;
-  const type = vec ? 'vec4<f32>' : 'f32';
-
-  return {
-    key: `attention|${bh}x${T}x${hd}|${scale}|${BQ}/${BKV}`,
-    grid: [Math.ceil(T / BQ), bh, 1],
-    wgsl: () => /* wgsl */ `
+  const bindings = `
 @group(0) @binding(0) var<storage, read> q: array<${type}>;
 @group(0) @binding(1) var<storage, read> k: array<${type}>;
 @group(0) @binding(2) var<storage, read> v: array<${type}>;
 @group(0) @binding(3) var<storage, read_write> out: array<${type}>;
+${load('q')}
+${load('k')}
+${load('v')}`;
+  // Stores the vec4 `value` as vec4 `c` of row `row` (WGSL expressions), trimmed to hd.
+  const store = (c: string, value: string) => vec
+    ? `out[row * ${u32(HD4)} + ${c}] = ${value};`
+    : `for (var j = 0u; j < 4u; j++) { if (${c} * 4u + j < ${u32(hd)}) { out[row * ${u32(hd)} + ${c} * 4u + j] = ${value}[j]; } }`;
+  return { HD4, bindings, store };
+}
+
+/** `f(c)` for every vec4 c of a head row, one statement per line. */
+const each = (HD4: number, f: (c: number) => string, sep = '\n    '): string => Array.from({ length: HD4 }, (_, c) => f(c)).join(sep);
+
+function tiledKernel(bh: number, T: number, hd: number, scale: number, caps: KernelCaps): Kernel {
+  const { HD4, bindings, store } = common(hd);
+  const BQ = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(T))));
+  let BKV = 32;
+  while (BKV > 4 && 2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) BKV /= 2;
+  if (2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) throw new Error(`attention: head_dim ${hd} does not fit in workgroup memory`);
+  return {
+    key: `attention.tiled|${T}x${hd}|${scale}|${BQ}/${BKV}`,
+    grid: [Math.ceil(T / BQ), bh, 1],
+    wgsl: () => /* wgsl */ `${bindings}
 
 const T = ${u32(T)};
 const HD4 = ${u32(HD4)};
 const BKV = ${u32(BKV)};
-${load('q')}
-${load('k')}
-${load('v')}
-
 // One tile of keys and values: kt[j * HD4 + c] is the c-th vec4 of key t0 + j.
 var<workgroup> kt: array<vec4<f32>, ${BKV * HD4}>;
 var<workgroup> vt: array<vec4<f32>, ${BKV * HD4}>;
 
 @compute @workgroup_size(${BQ})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let base = wid.y * T;              // first row of this head
+  let base = wid.y * T;               // first row of this head
   let qi = wid.x * ${u32(BQ)} + lid;  // this invocation's query
   let qrow = base + min(qi, T - 1u);
-
   var qv: array<vec4<f32>, ${HD4}>;
   var o: array<vec4<f32>, ${HD4}>;
-  for (var c = 0u; c < HD4; c++) {
-    qv[c] = load_q(qrow, c) * ${f32(scale * LOG2E)};
-    o[c] = vec4<f32>();
-  }
+  for (var c = 0u; c < HD4; c++) { qv[c] = load_q(qrow, c) * ${f32(scale * Math.LOG2E)}; }
   // Running max (log2 domain) and sum. -1e30 rather than -inf: the first rescale is 2^(-huge) = 0, not NaN.
   var m = -1.0e30f;
   var l = 0.0f;
 
-  for (var t0 = 0u; t0 < T; t0 += BKV) {
+  for (var tile = 0u; tile < ${opaque(Math.ceil(T / BKV))}; tile++) {
+    let t0 = tile * BKV;
     for (var e = lid; e < BKV * HD4; e += ${u32(BQ)}) {
       let key = base + min(t0 + e / HD4, T - 1u);
       kt[e] = load_k(key, e % HD4);
       vt[e] = load_v(key, e % HD4);
     }
     workgroupBarrier();
-
-    var s: array<f32, ${BKV}>;
-    var mNew = m;
-    for (var j = 0u; j < BKV; j++) {
+    // One key at a time: the max moves rarely once a few keys are in, so the rescale is mostly skipped.
+    for (var j = 0u; j < min(BKV, T - t0); j++) {
       var d = vec4<f32>();
       for (var c = 0u; c < HD4; c++) { d = fma(qv[c], kt[j * HD4 + c], d); }
-      s[j] = d.x + d.y + d.z + d.w;
-      ${edgeKV ? 'if (t0 + j < T) { mNew = max(mNew, s[j]); }' : 'mNew = max(mNew, s[j]);'}
-    }
-    let correction = exp2(m - mNew);
-    l *= correction;
-    for (var c = 0u; c < HD4; c++) { o[c] *= correction; }
-    for (var j = 0u; j < BKV; j++) {
-      let p = ${edgeKV ? 'select(0.0f, exp2(s[j] - mNew), t0 + j < T)' : 'exp2(s[j] - mNew)'};
+      let s = d.x + d.y + d.z + d.w;
+      if (s > m) {
+        let correction = exp2(m - s);
+        l *= correction;
+        for (var c = 0u; c < HD4; c++) { o[c] *= correction; }
+        m = s;
+      }
+      let p = exp2(s - m);
       l += p;
       for (var c = 0u; c < HD4; c++) { o[c] = fma(vec4<f32>(p), vt[j * HD4 + c], o[c]); }
     }
-    m = mNew;
     workgroupBarrier();
   }
 
@@ -124,9 +142,87 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     let inv = 1.0f / l;
     for (var c = 0u; c < HD4; c++) {
       let value = o[c] * inv;
-      ${store}
+      ${store('c', 'value')}
     }
   }
+}`,
+  };
+}
+
+function subgroupKernel(bh: number, T: number, hd: number, scale: number, caps: KernelCaps, queriesPerLane?: number): Kernel {
+  const S = caps.subgroupSize;
+  if (!S) throw new Error('the subgroup attention needs a device with a fixed subgroup size');
+  const { HD4, bindings, store } = common(hd);
+  // Each lane takes Q queries, so every key row loaded and broadcast serves Q times as many FLOPs. At
+  // (12, 256, 64) on lavapipe Q = 1, 2, 4 ran about 5, 12, 16 GFLOP/s; more queries mean more code
+  // (compile time: ~2 s for Q = 2, ~5 s for Q = 4), so the short sequences of tests get Q = 2.
+  const Q = queriesPerLane ?? (T <= S ? 1 : T < 256 ? 2 : 4);
+  const edge = T % S !== 0;
+  const keys = Array.from({ length: S }, (_, j) => j);
+  const qs = Array.from({ length: Q }, (_, r) => r);
+  const lines: string[] = [];
+  // Scores: s{r}_{j} = q_r · k_j, each broadcast k_j vec4 feeding all Q queries.
+  for (const j of keys) {
+    lines.push(qs.map((r) => (j === 0 ? `var d${r} = vec4<f32>();` : `d${r} = vec4<f32>();`)).join(' '));
+    for (let c = 0; c < HD4; c++) {
+      lines.push(`{ let b = subgroupBroadcast(ka[${c}], ${j}u); ${qs.map((r) => `d${r} = fma(qa${r}[${c}], b, d${r});`).join(' ')} }`);
+    }
+    lines.push(qs.map((r) => `let s${r}_${j} = d${r}.x + d${r}.y + d${r}.z + d${r}.w;`).join(' '));
+  }
+  if (edge) lines.push('let n = T - t0; // keys in this tile; past them the weight is 0');
+  const live = (j: number, v: string, dead: string) => (edge && j > 0 ? `select(${dead}, ${v}, ${j}u < n)` : v);
+  for (const r of qs) {
+    lines.push(`let mNew${r} = max(m${r}, ${keys.map((j) => live(j, `s${r}_${j}`, '-1.0e30f')).reduce((a, b) => `max(${a}, ${b})`)});`);
+    lines.push(`let correction${r} = exp2(m${r} - mNew${r});`);
+    lines.push(keys.map((j) => `let p${r}_${j} = ${live(j, `exp2(s${r}_${j} - mNew${r})`, '0.0f')};`).join(' '));
+    lines.push(`l${r} = l${r} * correction${r} + ${keys.map((j) => `p${r}_${j}`).join(' + ')};`);
+    lines.push(`m${r} = mNew${r};`);
+  }
+  // Values: o_r += sum_j p_r_j v_j, each broadcast v_j vec4 feeding all Q queries.
+  for (let c = 0; c < HD4; c++) {
+    lines.push(qs.map((r) => `o${r}_${c} *= correction${r};`).join(' '));
+    for (const j of keys) lines.push(`{ let b = subgroupBroadcast(va[${c}], ${j}u); ${qs.map((r) => `o${r}_${c} = fma(vec4<f32>(p${r}_${j}), b, o${r}_${c});`).join(' ')} }`);
+  }
+  return {
+    key: `attention.subgroup|${T}x${hd}|${scale}|${S}x${Q}`,
+    grid: [Math.ceil(T / (S * Q)), bh, 1],
+    wgsl: () => /* wgsl */ `enable subgroups;
+${bindings}
+
+const T = ${u32(T)};
+
+// One workgroup = one subgroup of ${S} lanes; lane l takes queries q0 + ${S}r + l (r < ${Q}) and loads key
+// t0 + l of each tile. The loops that load and store rows keep an opaque bound (see opaque() in
+// kernels/kernel.ts); the arithmetic is unrolled.
+@compute @workgroup_size(${S})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let base = wid.y * T;
+  let q0 = wid.x * ${u32(S * Q)} + lane;
+  let hd4 = ${opaque(HD4)};
+  ${qs.map((r) => `var qa${r}: array<vec4<f32>, ${HD4}>;
+  for (var c = 0u; c < hd4; c++) { qa${r}[c] = load_q(base + min(q0 + ${r * S}u, T - 1u), c) * ${f32(scale * Math.LOG2E)}; }
+  ${each(HD4, (c) => `var o${r}_${c} = vec4<f32>();`, ' ')}
+  var m${r} = -1.0e30f;
+  var l${r} = 0.0f;`).join('\n  ')}
+
+  for (var tile = 0u; tile < ${opaque(Math.ceil(T / S))}; tile++) {
+    let t0 = tile * ${u32(S)};
+    let key = base + min(t0 + lane, T - 1u);
+    var ka: array<vec4<f32>, ${HD4}>;
+    var va: array<vec4<f32>, ${HD4}>;
+    for (var c = 0u; c < hd4; c++) { ka[c] = load_k(key, c); va[c] = load_v(key, c); }
+    ${lines.join('\n    ')}
+  }
+
+  ${qs.map((r) => `if (q0 + ${r * S}u < T) {
+    let row = base + q0 + ${r * S}u;
+    let inv = 1.0f / l${r};
+    let oa = array<vec4<f32>, ${HD4}>(${each(HD4, (c) => `o${r}_${c}`, ', ')});
+    for (var c = 0u; c < hd4; c++) {
+      let value = oa[c] * inv;
+      ${store('c', 'value')}
+    }
+  }`).join('\n  ')}
 }`,
   };
 }

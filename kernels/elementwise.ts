@@ -15,20 +15,25 @@ import { broadcastStrides, type Shape } from '../core/shape.js';
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 /**
- * GELU (tanh approximation, PyTorch's approximate="tanh") and SiLU. tanh is written out through exp
- * of a non-positive argument: builtin tanh is exp(2u)-based on some drivers and returns inf/inf = NaN
- * for large u, where this form saturates to +-1.
+ * GELU (tanh approximation, PyTorch's approximate="tanh") and SiLU, for f32 and vec4<f32>. tanh is
+ * written out through exp of a non-positive argument: builtin tanh is exp(2u)-based on some drivers and
+ * returns inf/inf = NaN for large u, where this form saturates to +-1.
  */
-export const ACTIVATIONS_WGSL = /* wgsl */ `
-fn gelu(v: f32) -> f32 {
+function activationsFor(suffix: string, t: string): string {
+  return /* wgsl */ `
+fn gelu${suffix}(v: ${t}) -> ${t} {
   let u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
   let e = exp(-2.0f * abs(u));
   let t = sign(u) * (1.0f - e) / (1.0f + e);
   return 0.5f * v * (1.0f + t);
 }
-fn silu(v: f32) -> f32 {
+fn silu${suffix}(v: ${t}) -> ${t} {
   return v / (1.0f + exp(-v));
 }`;
+}
+
+/** gelu, silu (f32) and gelu4, silu4 (vec4<f32>). */
+export const ACTIVATIONS_WGSL = activationsFor('', 'f32') + activationsFor('4', 'vec4<f32>');
 
 /**
  * The WGSL index of an operand read through broadcast strides of `outShape`: the output index i is
@@ -57,31 +62,54 @@ function broadcastIndex(shape: Shape, outShape: Shape): string {
 
 const BINARY_EXPR: Record<BinaryOp, string> = { add: 'a_v + b_v', sub: 'a_v - b_v', mul: 'a_v * b_v' };
 
+/** A shape with its last dim counted in vec4s. */
+const inVec4 = (shape: Shape): number[] => shape.map((d, i) => (i === shape.length - 1 ? d / 4 : d));
+
 /** out = a op b with NumPy broadcasting to `outShape`. */
 export function binaryKernel(op: BinaryOp, aShape: Shape, bShape: Shape, outShape: Shape, caps: KernelCaps): Kernel {
   const size = outShape.reduce((x, d) => x * d, 1);
+  const last = outShape[outShape.length - 1];
+  const numel = (s: Shape) => s.reduce((x, d) => x * d, 1);
+  // vec4s work when every operand either spans the output's last dim or is a single value (splat).
+  const spans = (s: Shape) => s.length > 0 && s[s.length - 1] === last;
+  const vec = last % 4 === 0 && [aShape, bShape].every((s) => numel(s) === 1 || spans(s));
+  const input = (name: string, shape: Shape) => {
+    if (!vec) return { name, index: broadcastIndex(shape, outShape) };
+    if (numel(shape) === 1) return { name, index: '0u' };
+    return { name, index: broadcastIndex(inVec4(shape), inVec4(outShape)), vec4: true };
+  };
+  const a = input('a', aShape), b = input('b', bShape);
+  // A single value read as f32 is splatted to a vec4 by WGSL's vector-scalar arithmetic.
   return mapKernel(
     `binary|${op}|${aShape.join('x')}|${bShape.join('x')}|${outShape.join('x')}`,
-    size,
-    [{ name: 'a', index: broadcastIndex(aShape, outShape) }, { name: 'b', index: broadcastIndex(bShape, outShape) }],
+    vec ? size / 4 : size,
+    [a, b],
     BINARY_EXPR[op],
     caps,
+    { vec4: vec },
   );
 }
 
 /** out = f(x) for f = gelu or silu. */
 export function unaryKernel(op: UnaryOp, size: number, caps: KernelCaps): Kernel {
-  return mapKernel(`unary|${op}`, size, [{ name: 'x', index: 'i' }], `${op}(x_v)`, caps, { prelude: ACTIVATIONS_WGSL });
+  const vec = size % 4 === 0;
+  return mapKernel(`unary|${op}`, vec ? size / 4 : size, [{ name: 'x', index: 'i', vec4: vec }], `${op}${vec ? '4' : ''}(x_v)`, caps, {
+    prelude: ACTIVATIONS_WGSL,
+    vec4: vec,
+  });
 }
 
 /** out = x + gate[b] * y over [B, T, D] with gate [B, D]: batch b = i / (T*D), channel i % D. */
 export function gatedResidualKernel(batch: number, tokens: number, dim: number, caps: KernelCaps): Kernel {
-  const gateIndex = batch === 1 ? `i % ${u32(dim)}` : `(i / ${u32(tokens * dim)}) * ${u32(dim)} + i % ${u32(dim)}`;
+  const vec = dim % 4 === 0;
+  const d = vec ? dim / 4 : dim; // elements (vec4s or scalars) per row
+  const gateIndex = batch === 1 ? `i % ${u32(d)}` : `(i / ${u32(tokens * d)}) * ${u32(d)} + i % ${u32(d)}`;
   return mapKernel(
     `gatedResidual|${batch}x${tokens}x${dim}`,
-    batch * tokens * dim,
-    [{ name: 'x', index: 'i' }, { name: 'gate', index: gateIndex }, { name: 'y', index: 'i' }],
+    batch * tokens * d,
+    [{ name: 'x', index: 'i', vec4: vec }, { name: 'gate', index: gateIndex, vec4: vec }, { name: 'y', index: 'i', vec4: vec }],
     'x_v + gate_v * y_v',
     caps,
+    { vec4: vec },
   );
 }

@@ -22,10 +22,15 @@ export interface KernelCaps {
   maxGridDim: number;
   /** True on a CPU-emulated adapter (lavapipe, SwiftShader): some kernels pick other tilings there. */
   emulated: boolean;
+  /**
+   * The subgroup size where the device has the 'subgroups' feature and a single fixed size (lavapipe:
+   * 8, the width of its SIMD registers); null otherwise. The subgroup kernels need a fixed size.
+   */
+  subgroupSize: number | null;
 }
 
 /** WebGPU's guaranteed minimums: what a kernel may assume on any adapter. */
-export const BASELINE_CAPS: KernelCaps = { maxWorkgroupStorage: 16384, maxInvocations: 256, maxGridDim: 65535, emulated: false };
+export const BASELINE_CAPS: KernelCaps = { maxWorkgroupStorage: 16384, maxInvocations: 256, maxGridDim: 65535, emulated: false, subgroupSize: null };
 
 export interface Kernel {
   /** Family name and every constant baked into the source; equal keys must mean equal WGSL. */
@@ -63,23 +68,49 @@ export function flatGrid(groups: number, maxGridDim = 65535): { grid: [number, n
 }
 
 /**
- * WGSL for a tree reduction over a workgroup of `size` invocations (a power of two): every invocation
- * passes its value and gets the combined value of all of them. `combine` is a WGSL expression in a and b
- * (e.g. "a + b", "max(a, b)"). Each step halves the active invocations, so it takes log2(size) barriers;
- * the final barrier lets `scratch` be reused by the next reduction.
+ * How a row kernel (LayerNorm, softmax: one workgroup per row) spreads a row of `dim` over its W
+ * invocations, `per` values each. On GPUs, W is the smallest power of two giving every invocation at
+ * most 8 values (capped at 256), and rows are reduced with a tree in workgroup memory. On lavapipe
+ * (CPU-emulated, fixed subgroup size S) the workgroup is one subgroup, W = S, and a reduction is
+ * subgroupAdd/subgroupMax: a few register shuffles instead of log2(W) barriers, which lavapipe runs as
+ * coroutine switches between the chunks of a workgroup (LayerNorm took 14% of a DiT forward with them).
  */
-export function workgroupReduce(name: string, size: number, combine: string): string {
+export interface RowPlan {
+  W: number;
+  per: number;
+  subgroup: boolean;
+}
+
+export function rowPlan(dim: number, caps: KernelCaps): RowPlan {
+  if (caps.emulated && caps.subgroupSize) return { W: caps.subgroupSize, per: ceilDiv(dim, caps.subgroupSize), subgroup: true };
+  let W = 32;
+  while (W < Math.min(256, caps.maxInvocations) && W * 8 < dim) W *= 2;
+  return { W, per: ceilDiv(dim, W), subgroup: false };
+}
+
+/**
+ * WGSL for `fn name(value: f32, lid: u32, half: u32) -> f32`: every invocation of the workgroup passes
+ * its value and gets the combination of all of them (`op` 'add' or 'max'). The tree form halves the
+ * active invocations per step, so it takes log2(W) barriers; the final barrier lets the scratch memory
+ * be reused by the next reduction. The caller passes `half` = W / 2 as `opaque(W / 2)`, so that the
+ * step loop stays a loop (see `opaque`). The subgroup form needs `enable subgroups;` in the module.
+ */
+export function rowReduce(name: string, plan: RowPlan, op: 'add' | 'max'): string {
+  if (plan.subgroup) {
+    return `fn ${name}(value: f32, lid: u32, half: u32) -> f32 { return ${op === 'add' ? 'subgroupAdd' : 'subgroupMax'}(value); }`;
+  }
+  const size = plan.W;
   if ((size & (size - 1)) !== 0) throw new Error(`workgroup size ${size} is not a power of two`);
   return /* wgsl */ `
 var<workgroup> ${name}_scratch: array<f32, ${size}>;
-fn ${name}(value: f32, lid: u32) -> f32 {
+fn ${name}(value: f32, lid: u32, half: u32) -> f32 {
   ${name}_scratch[lid] = value;
   workgroupBarrier();
-  for (var stride = ${u32(size / 2)}; stride > 0u; stride >>= 1u) {
+  for (var stride = half; stride > 0u; stride >>= 1u) {
     if (lid < stride) {
       let a = ${name}_scratch[lid];
       let b = ${name}_scratch[lid + stride];
-      ${name}_scratch[lid] = ${combine};
+      ${name}_scratch[lid] = ${op === 'add' ? 'a + b' : 'max(a, b)'};
     }
     workgroupBarrier();
   }
@@ -95,29 +126,34 @@ export interface MapInput {
   name: string;
   /** WGSL u32 expression of the element to read, in the output index `i` (and earlier inputs' `_v`). */
   index: string;
-  /** Element type of the binding; f32 unless given. */
+  /** Scalar type of the binding; f32 unless given. */
   type?: 'f32' | 'u32' | 'i32';
+  /** Bound as vec4s of that type (the index then counts vec4s). */
+  vec4?: boolean;
 }
 
 const MAP_WORKGROUP = 256;
 
 /**
  * out[i] = expr for every i in [0, size): the generator behind the elementwise and layout kernels. One
- * invocation per output element, 256 per workgroup (`outIndex` may send element i elsewhere). Inputs are bound in the order given (and read in
- * that order, so an index may use an earlier input's value: a gather); the output is bound last.
+ * invocation per output element, 256 per workgroup; `outIndex` may send element i elsewhere. Inputs
+ * are bound in the order given and read in that order, so an index may use an earlier input's value (a
+ * gather); the output is bound last. With `vec4`, the output's elements are vec4s and `size` counts
+ * them: callers take this path when the innermost dim is a multiple of 4, for a quarter of the
+ * invocations and index arithmetic, and 16-byte memory accesses.
  */
 export function mapKernel(
   key: string, size: number, inputs: MapInput[], expr: string, caps: KernelCaps,
-  opts: { prelude?: string; outType?: 'f32' | 'u32'; outIndex?: string } = {},
+  opts: { prelude?: string; outType?: 'f32' | 'u32'; outIndex?: string; vec4?: boolean } = {},
 ): Kernel {
   const { grid, index } = flatGrid(ceilDiv(size, MAP_WORKGROUP), caps.maxGridDim);
-  const outType = opts.outType ?? 'f32';
+  const type = (t: string, vec: boolean | undefined) => (vec ? `vec4<${t}>` : t);
   return {
-    key: `${key}|${size}`,
+    key: `${key}|${size}${opts.vec4 ? 'x4' : ''}`,
     grid,
     wgsl: () => /* wgsl */ `
-${inputs.map((inp, b) => `@group(0) @binding(${b}) var<storage, read> ${inp.name}: array<${inp.type ?? 'f32'}>;`).join('\n')}
-@group(0) @binding(${inputs.length}) var<storage, read_write> out: array<${outType}>;
+${inputs.map((inp, b) => `@group(0) @binding(${b}) var<storage, read> ${inp.name}: array<${type(inp.type ?? 'f32', inp.vec4)}>;`).join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> out: array<${type(opts.outType ?? 'f32', opts.vec4)}>;
 ${opts.prelude ?? ''}
 @compute @workgroup_size(${MAP_WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -127,4 +163,16 @@ ${inputs.map((inp) => `  let ${inp.name}_v = ${inp.name}[${inp.index}];`).join('
   out[${opts.outIndex ?? 'i'}] = ${expr};
 }`,
   };
+}
+
+/**
+ * WGSL for the number n, written so that the shader compiler cannot treat it as a constant: it reads
+ * as n at run time (the grid never has 65536 workgroups in z). Used as a loop bound where a loop must
+ * stay a loop: Mesa's lavapipe unrolls every loop with a constant trip count of up to 32, and each
+ * unrolled memory access becomes ~100 instructions of per-lane code (see kernels/matmul.ts), which
+ * made single kernels take seconds to minutes to compile. GPU compilers lose nothing by it: these loops
+ * run once per row or tile, not in the inner product. Needs `wid`, the workgroup_id builtin, in scope.
+ */
+export function opaque(n: number): string {
+  return `select(${u32(n)}, 0u, wid.z > 65535u)`;
 }

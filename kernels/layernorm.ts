@@ -2,40 +2,32 @@
 //   y = (x - mean) / sqrt(var + eps) * (1 + scale[b]) + shift[b]      (biased variance, like PyTorch)
 //
 // One workgroup normalises one row of D elements. Invocation t holds elements t, t + W, t + 2W, ... of
-// the row in registers (W = workgroup size, at most ceil(D / W) values each), so the row is read from
-// memory once even though it is used three times. Two tree reductions in workgroup memory give the
-// mean and then the variance around it: the two-pass form, because the one-pass E[x^2] - E[x]^2
-// cancels catastrophically when |mean| is large next to the spread. W is the smallest power of two
-// that gives every invocation at most 8 values, capped at 256, so short rows do not waste invocations
-// and long rows still fit in registers.
+// the row in registers (W = workgroup size, `per` = ceil(D / W) values each), so the row is read from
+// memory once even though it is used three times. Two reductions across the workgroup give the mean
+// and then the variance around it: the two-pass form, because the one-pass E[x^2] - E[x]^2 cancels
+// catastrophically when |mean| is large next to the spread. W and the kind of reduction (a tree in
+// workgroup memory, or subgroup operations on lavapipe) come from `rowPlan` in kernels/kernel.ts.
 
-import { f32, flatGrid, u32, workgroupReduce, type Kernel, type KernelCaps } from './kernel.js';
-
-/** The workgroup size for rows of `dim` elements: values per invocation <= 8 where 256 allows. */
-export function rowWorkgroupSize(dim: number, caps: KernelCaps): number {
-  let w = 32;
-  while (w < Math.min(256, caps.maxInvocations) && w * 8 < dim) w *= 2;
-  return w;
-}
+import { f32, flatGrid, opaque, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 /**
  * LayerNorm of `rows` rows of length `dim`. With `modulateTokens` set, shift and scale are [B, dim]
  * and row r uses batch entry floor(r / modulateTokens).
  */
 export function layerNormKernel(rows: number, dim: number, eps: number, modulateTokens: number | null, caps: KernelCaps): Kernel {
-  const W = rowWorkgroupSize(dim, caps);
-  const per = Math.ceil(dim / W);
+  const plan = rowPlan(dim, caps);
+  const { W, per } = plan;
   const { grid, index } = flatGrid(rows, caps.maxGridDim);
   const modulate = modulateTokens !== null;
   return {
-    key: `layerNorm|${rows}x${dim}|${eps}|${modulateTokens}`,
+    key: `layerNorm|${rows}x${dim}|${eps}|${modulateTokens}|${W}${plan.subgroup ? 's' : ''}`,
     grid,
-    wgsl: () => /* wgsl */ `
+    wgsl: () => /* wgsl */ `${plan.subgroup ? 'enable subgroups;' : ''}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 ${modulate ? `@group(0) @binding(1) var<storage, read> shift: array<f32>;
 @group(0) @binding(2) var<storage, read> scale: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;` : '@group(0) @binding(1) var<storage, read_write> out: array<f32>;'}
-${workgroupReduce('sum', W, 'a + b')}
+${rowReduce('sum', plan, 'add')}
 
 const D = ${u32(dim)};
 @compute @workgroup_size(${W})
@@ -44,6 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // Every invocation takes part in the reductions (barriers must be reached by all), so a workgroup
   // past the last row computes on a clamped row and only skips the store.
   let base = min(row, ${u32(rows - 1)}) * D;
+  let half = ${opaque(W / 2)};
   var v: array<f32, ${per}>;
   var s = 0.0f;
   for (var j = 0u; j < ${u32(per)}; j++) {
@@ -51,14 +44,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     v[j] = select(0.0f, x[base + min(d, D - 1u)], d < D);
     s += v[j];
   }
-  let mean = sum(s, lid) / f32(D);
+  let mean = sum(s, lid, half) / f32(D);
   var q = 0.0f;
   for (var j = 0u; j < ${u32(per)}; j++) {
     let d = lid + j * ${u32(W)};
     let c = select(0.0f, v[j] - mean, d < D);
     q += c * c;
   }
-  let inv = inverseSqrt(sum(q, lid) / f32(D) + ${f32(eps)});
+  let inv = inverseSqrt(sum(q, lid, half) / f32(D) + ${f32(eps)});
   if (row >= ${u32(rows)}) { return; }
 ${modulate ? `  let m = (row / ${u32(modulateTokens!)}) * D;` : ''}
   for (var j = 0u; j < ${u32(per)}; j++) {

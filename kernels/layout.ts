@@ -3,12 +3,14 @@
 //
 // Every kernel here moves 32-bit words (array<u32>), never looking at their meaning, so one kernel
 // serves f32 and i32 tensors alike. One invocation writes one output word and works out which input
-// word it comes from with the shapes and strides baked in as constants.
+// word it comes from with the shapes and strides baked in as constants; where the innermost dim moves
+// as a whole and is a multiple of 4, an invocation moves a vec4 of words instead.
 //
 // Three generators cover everything:
 // - permute: output coordinates -> input offset. Before generating code, size-1 dims are dropped and
-//   runs of dims that stay adjacent and in order are merged, so e.g. a [N, T, 3, H, hd] -> [3, N, H, T, hd]
-//   permute indexes 4 dims, and a permute that moves nothing becomes a plain copy.
+//   runs of dims that stay adjacent and in order are merged: DiT's head merge [N, H, T, hd] ->
+//   [N, T, H, hd] with N = 1 indexes 3 dims (and moves hd as vec4s), and a permute that moves nothing
+//   becomes a plain copy.
 //   patchify and unpatchify are permutes of a 6-D view: a stride-p patch grid is just a reshape away.
 // - boxCopy: copies an [outer, len, inner] box between two [outer, *, inner] tensors at given offsets
 //   along the middle axis: slice (read at `start`) and each piece of a concat (write at its offset).
@@ -42,10 +44,15 @@ export function simplifyPermute(shape: Shape, perm: readonly number[]): { shape:
   };
 }
 
-/** out.shape[i] = shape[perm[i]], moving 32-bit words. */
+/** out.shape[i] = shape[perm[i]], moving 32-bit words (four at a time where the last dim stays last). */
 export function permuteKernel(shape: Shape, perm: readonly number[], caps: KernelCaps): Kernel {
-  const { shape: s, perm: p } = simplifyPermute(shape, perm);
+  const simple = simplifyPermute(shape, perm);
   const size = shape.reduce((a, d) => a * d, 1);
+  const r = simple.shape.length;
+  // When the innermost dim stays innermost, whole vec4s of it move together.
+  const vec = (r === 0 || simple.perm[r - 1] === r - 1) && (r === 0 ? 1 : simple.shape[r - 1]) % 4 === 0 && size > 0;
+  const s = vec ? simple.shape.map((d, i) => (i === r - 1 ? d / 4 : d)) : simple.shape;
+  const p = simple.perm;
   const inStrides = stridesOf(s);
   const outShape = p.map((d) => s[d]);
   // src = sum over output dims d of coord_d * inStrides[p[d]], coord_d = (i / below_d) % outShape[d].
@@ -58,7 +65,10 @@ export function permuteKernel(shape: Shape, perm: readonly number[], caps: Kerne
     below *= outShape[d];
   }
   const index = p.every((d, i) => d === i) ? 'i' : terms.join(' + ');
-  return mapKernel(`permute|${s.join('x')}|${p.join(',')}`, size, [{ name: 'x', index, type: 'u32' }], 'x_v', caps, { outType: 'u32' });
+  return mapKernel(`permute|${simple.shape.join('x')}|${p.join(',')}`, vec ? size / 4 : size, [{ name: 'x', index, type: 'u32', vec4: vec }], 'x_v', caps, {
+    outType: 'u32',
+    vec4: vec,
+  });
 }
 
 /**
@@ -70,31 +80,36 @@ export function boxCopyKernel(
   outer: number, inner: number, len: number,
   inLen: number, inStart: number, outLen: number, outStart: number, caps: KernelCaps,
 ): Kernel {
-  const box = len * inner;
-  const src = `(i / ${u32(box)}) * ${u32(inLen * inner)} + ${u32(inStart * inner)} + i % ${u32(box)}`;
-  const dst = `(i / ${u32(box)}) * ${u32(outLen * inner)} + ${u32(outStart * inner)} + i % ${u32(box)}`;
+  // Rows of a multiple of 4 words move as vec4s (every offset below is then a multiple of 4 too).
+  const vec = inner % 4 === 0;
+  const row = vec ? inner / 4 : inner;
+  const box = len * row;
+  const src = `(i / ${u32(box)}) * ${u32(inLen * row)} + ${u32(inStart * row)} + i % ${u32(box)}`;
+  const dst = `(i / ${u32(box)}) * ${u32(outLen * row)} + ${u32(outStart * row)} + i % ${u32(box)}`;
   return mapKernel(
     `boxCopy|${outer}x${len}x${inner}|${inLen}@${inStart}|${outLen}@${outStart}`,
     outer * box,
-    [{ name: 'x', index: src, type: 'u32' }],
+    [{ name: 'x', index: src, type: 'u32', vec4: vec }],
     'x_v',
     caps,
-    { outType: 'u32', outIndex: dst },
+    { outType: 'u32', outIndex: dst, vec4: vec },
   );
 }
 
 /** out[i, :] = table[ids[i], :]; bind (ids, table) in that order. Ids past the table are clamped. */
 export function embeddingKernel(count: number, rows: number, dim: number, caps: KernelCaps): Kernel {
+  const vec = dim % 4 === 0;
+  const d = vec ? dim / 4 : dim; // elements (vec4s or words) per row
   return mapKernel(
     `embedding|${count}|${rows}x${dim}`,
-    count * dim,
+    count * d,
     [
-      { name: 'ids', index: `i / ${u32(dim)}`, type: 'i32' },
-      { name: 'table', index: `u32(clamp(ids_v, 0, ${rows - 1})) * ${u32(dim)} + i % ${u32(dim)}`, type: 'u32' },
+      { name: 'ids', index: `i / ${u32(d)}`, type: 'i32' },
+      { name: 'table', index: `u32(clamp(ids_v, 0, ${rows - 1})) * ${u32(d)} + i % ${u32(d)}`, type: 'u32', vec4: vec },
     ],
     'table_v',
     caps,
-    { outType: 'u32' },
+    { outType: 'u32', vec4: vec },
   );
 }
 

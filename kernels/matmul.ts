@@ -1,42 +1,50 @@
 // Matrix multiply: the linear layer y = act(alpha * x·w^T + b) with w in PyTorch's [N, K] layout, and
-// its batched form C[b] = alpha * A[b]·B[b] (B as [N, K] or [K, N]) for unfused attention benchmarks.
+// its batched form C[i] = alpha * A[i]·B[i] (B as [N, K] or [K, N]) for unfused-attention benchmarks.
+// Every size is baked into the WGSL; where M, N or K does not divide the block a kernel works in,
+// loads past the edge read a clamped (valid) address and stores past it are skipped, and where it
+// does divide, those checks are not generated at all. The bias and GELU/SiLU are applied in registers
+// before the only store of C, so a linear+activation costs no extra pass over memory.
 //
-// Tiled path (M > 8). One workgroup computes a BM x BN block of C; its BM/TM x BN/TN invocations each own
-// a TM x TN block of it, held in registers as TM * TN/4 vec4 accumulators. The K loop walks in steps
-// of BK: the workgroup first copies the BM x BK slice of A and the BK x BN slice of B into workgroup
-// memory (each invocation loading a few vec4s from global memory), waits at a barrier, and then every
-// invocation runs BK rank-1 updates out of workgroup memory: per k it reads TM values of A and TN of B
-// and does TM * TN multiply-adds. Each global value is thus loaded once per tile instead of once per
-// output that uses it (BN times fewer loads of A, BM times fewer of B), and each workgroup-memory read
-// feeds TM or TN FMAs from registers.
-// The tiles are stored k-major (As[k][m], Bs[k][n]) so that the TM values an invocation needs at one k
-// are adjacent and come out of workgroup memory as TM/4 vec4 reads; A and w are K-contiguous in global
-// memory, so their loads are vec4s along K transposed on the way into workgroup memory.
-// Edges: every size is baked into the WGSL. Where M, N or K does not divide the tile, loads past the
-// edge read 0 (so they add nothing to the sums) and stores past the edge are skipped; where it does,
-// those checks are not generated at all. vec4 global access needs K (A, B as [N,K]) or N (B as [K,N],
-// C) to be a multiple of 4; otherwise the same loop runs on scalars.
-// Epilogue: bias and GELU/SiLU are applied in registers before the only store of C, so a
-// linear+activation costs no extra pass over memory.
+// Three kernels, chosen per problem and adapter by `chooseMatmulPath`:
 //
-// Small-M path (M <= 8: the adaLN and timestep projections, where M is the batch). A 64x64 tile would
-// be 7/8 empty, and the work is dominated by reading w once. Here one workgroup of 64 invocations
-// computes 4 output columns for all M rows: invocation t multiplies the vec4s t, t+64, t+128, ... of
-// K for each row and column (M*4 partial sums in registers), the 64 partial sums per output are
-// written to workgroup memory, and after one barrier M*4 invocations each add up one output's 64
-// partials and apply the epilogue. Every weight is read exactly once, by exactly one invocation.
+// 'tiled' (GPUs). One workgroup computes a BM x BN block of C; each of its (BM/TM) x (BN/TN)
+// invocations owns a TM x TN block held in registers (TM * TN/4 vec4 accumulators). The K loop steps
+// by BK: the workgroup copies the BM x BK slice of A and the BK x BN slice of B into workgroup memory
+// (each invocation loading a few vec4s along K), waits at a barrier, and every invocation then does BK
+// rank-1 updates from workgroup memory: per k, TM values of A and TN of B feed TM * TN multiply-adds.
+// So each global value is loaded once per workgroup instead of once per output that uses it, and each
+// workgroup-memory read feeds TM or TN FMAs. The tiles are stored k-major (As[k][m], Bs[k][n]) so the
+// TM (TN) values an invocation needs at one k are adjacent.
+//
+// 'subgroup' (CPU-emulated adapters: lavapipe). lavapipe runs a workgroup on one CPU core, 8
+// invocations at a time in the lanes of an AVX register, and every memory access whose address differs
+// between invocations becomes 8 scalar loads with bounds checks, about 40 instructions, while an FMA on
+// all 8 lanes is one. Workgroup memory does not help (its reads are per-lane too); what helps is doing
+// many FMAs per value loaded. Here a workgroup is exactly one subgroup of S = 8 lanes computing a
+// TM x (S*TN) block of C: lane l owns columns col0 + l + S*j (j < TN) for all TM rows. Per 4 steps of K
+// each lane loads a vec4 of each of its TN rows of w, and a vec4 of only TM/S of the TM rows of x: the
+// other lanes' rows come from subgroupBroadcast, which on lavapipe is a register shuffle. That is
+// TN + TM/S vec4 loads for 4*TM*TN FMAs (32 x 4: 8 loads, 512 FMAs), against 8 loads for 64 FMAs in a
+// 4x4 tiled kernel. On a GPU this layout would be slow (lanes read rows K apart: uncoalesced), hence
+// two kernels.
+//
+// 'smallM' (M <= 8: the adaLN and timestep projections, where M is the batch). A 64-row tile would be
+// mostly empty, and the work is reading w once. One workgroup of 64 invocations computes 4 output
+// columns for all M rows: invocation t multiplies the vec4s t, t+64, ... of K for each row and column
+// (4M partial sums in registers), the partials go to workgroup memory, and after one barrier 4M
+// invocations each add up one output's 64 partials and apply the epilogue. Every weight is read once.
 
 import type { Activation } from '../core/backend.js';
 import { ACTIVATIONS_WGSL } from './elementwise.js';
-import { ceilDiv, f32, u32, type Kernel, type KernelCaps } from './kernel.js';
+import { ceilDiv, f32, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 export interface MatmulProblem {
-  /** Independent products; A and C are [batch, M, ...] and B is shared unless bBatched. */
+  /** Independent products; A and C are [batch, M, ...]; B is shared unless bBatched. */
   batch: number;
   m: number;
   n: number;
   k: number;
-  /** 'nk': B is [N, K] (PyTorch Linear weights, or K of attention); 'kn': B is [K, N]. */
+  /** 'nk': B is [N, K] (PyTorch Linear weights, or the keys in q·k^T); 'kn': B is [K, N]. */
   bLayout: 'nk' | 'kn';
   bBatched: boolean;
   bias: boolean;
@@ -45,8 +53,10 @@ export interface MatmulProblem {
   alpha: number;
 }
 
-/** The tile shape of the tiled path (see the header). BM, BN multiples of TM, TN; TM, TN multiples of 4. */
-export interface MatmulTiling {
+export type MatmulPath = 'tiled' | 'subgroup' | 'smallM';
+
+/** Block shapes of the tiled path: BM, BN multiples of TM, TN; TN a multiple of 4. */
+export interface TiledConfig {
   bm: number;
   bn: number;
   bk: number;
@@ -54,7 +64,19 @@ export interface MatmulTiling {
   tn: number;
 }
 
-export const DEFAULT_TILING: MatmulTiling = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+export const DEFAULT_TILED: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+
+/** Rows x column groups per subgroup of the subgroup path: TM a multiple of the subgroup size. */
+export interface SubgroupConfig {
+  tm: number;
+  tn: number;
+}
+
+export interface MatmulOptions {
+  path?: MatmulPath;
+  tiled?: TiledConfig;
+  subgroup?: SubgroupConfig;
+}
 
 /** M at or below this takes the small-M path. */
 export const SMALL_M = 8;
@@ -63,106 +85,116 @@ export function matmulFlops(p: MatmulProblem): number {
   return 2 * p.batch * p.m * p.n * p.k;
 }
 
-/** The kernel for one problem: the small-M path where it applies, else the tiled path. */
-export function matmulKernel(p: MatmulProblem, caps: KernelCaps, tiling: MatmulTiling = DEFAULT_TILING): Kernel {
-  if (p.m <= SMALL_M && p.bLayout === 'nk' && p.batch === 1) return smallMKernel(p, caps);
-  return tiledKernel(p, tiling);
+/** The kernel a problem gets by default on an adapter with these caps. */
+export function chooseMatmulPath(p: MatmulProblem, caps: KernelCaps): MatmulPath {
+  if (p.m <= SMALL_M && p.bLayout === 'nk' && p.batch === 1) return 'smallM';
+  if (caps.emulated && caps.subgroupSize) return 'subgroup';
+  return 'tiled';
+}
+
+/** The kernel for one problem; `path` and `tiled` override the defaults (tests, benchmarks). */
+export function matmulKernel(p: MatmulProblem, caps: KernelCaps, opts: MatmulOptions = {}): Kernel {
+  const path = opts.path ?? chooseMatmulPath(p, caps);
+  if (path === 'smallM') return smallMKernel(p, caps);
+  if (path === 'subgroup') return subgroupKernel(p, caps, opts.subgroup);
+  return tiledKernel(p, opts.tiled ?? DEFAULT_TILED);
 }
 
 function problemKey(p: MatmulProblem): string {
-  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+b' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}`;
+  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+batched' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}`;
 }
 
-/** The epilogue's value for accumulator expression `v` (vec4 or scalar) and bias `b` (or null). */
-function epilogue(p: MatmulProblem, v: string, b: string | null): string {
+/** The epilogue applied to a scalar or vec4 accumulator expression `v` with bias `b` (or null). */
+function epilogue(p: MatmulProblem, v: string, b: string | null, vec4: boolean): string {
   let e = p.alpha === 1 ? v : `${f32(p.alpha)} * ${v}`;
   if (b) e = `${e} + ${b}`;
-  return p.act === 'none' ? e : `${p.act}4(${e})`;
+  if (p.act === 'none') return e;
+  return vec4 ? `${p.act}4(${e})` : `${p.act}(${e})`;
 }
 
-/** GELU/SiLU lifted to vec4 for the epilogue. */
-const ACTIVATIONS4_WGSL = /* wgsl */ `${ACTIVATIONS_WGSL}
-fn gelu4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w)); }
-fn silu4(v: vec4<f32>) -> vec4<f32> { return vec4<f32>(silu(v.x), silu(v.y), silu(v.z), silu(v.w)); }
-fn gelu1(v: f32) -> f32 { return gelu(v); }
-fn silu1(v: f32) -> f32 { return silu(v); }`;
+/** GELU/SiLU (f32 and vec4 forms) where the epilogue needs them. */
+const activations = (p: MatmulProblem): string => (p.act === 'none' ? '' : ACTIVATIONS_WGSL);
 
-function tiledKernel(p: MatmulProblem, t: MatmulTiling): Kernel {
+/** `a && b` of the conditions that are not empty, or '' if none. */
+const all = (...conds: string[]): string => conds.filter(Boolean).join(' && ');
+
+// ---------------------------------------------------------------------------------------------
+// 'tiled'
+
+function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
   const { m: M, n: N, k: K } = p;
   const { bm: BM, bn: BN, bk: BK, tm: TM, tn: TN } = t;
+  if (BM % TM || BN % TN || TN % 4 || BK % 4) throw new Error(`bad matmul tiling ${JSON.stringify(t)}`);
   const TX = BN / TN, TY = BM / TM, THREADS = TX * TY;
   // vec4 access along K for A (and B as [N,K]); along N for B as [K,N] and for C.
-  const aVec = K % 4 === 0 && BK % 4 === 0;
+  const aVec = K % 4 === 0;
   const bVec = p.bLayout === 'nk' ? aVec : N % 4 === 0;
   const cVec = N % 4 === 0;
   const edgeM = M % BM !== 0, edgeN = N % BN !== 0, edgeK = K % BK !== 0;
+  const vt = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 
   /**
-   * WGSL that copies one operand's tile into workgroup memory, k-major. `rows` is the tile's extent
-   * across K (BM for A, BN for B), `origin` the WGSL of its first row, `limit` the operand's extent.
+   * Copies a K-contiguous operand's tile (`rows` rows starting at `origin`, BK columns from k0) into
+   * workgroup memory, transposed to k-major: dst[k * rows + r]. Out-of-range elements become 0.
    */
   const loadKMajor = (dst: string, src: string, base: string, rows: number, origin: string, limit: number, edgeRows: boolean, vec: boolean): string => {
-    const per = vec ? BK / 4 : BK; // loads per row of the tile
-    const count = rows * per;
-    const check = [edgeRows ? `row < ${u32(limit)}` : '', edgeK ? `k < ${u32(K)}` : ''].filter(Boolean).join(' && ');
-    const read = vec ? `${src}[(${base} + row * ${u32(K)} + k) / 4u]` : `${src}[${base} + row * ${u32(K)} + k]`;
-    const zero = vec ? 'vec4<f32>()' : '0.0f';
-    const store = vec
-      ? [0, 1, 2, 3].map((j) => `${dst}[(kk + ${j}u) * ${u32(rows / 4)} + r / 4u][r % 4u] = v[${j}];`).join(' ')
-      : `${dst}[kk * ${u32(rows / 4)} + r / 4u][r % 4u] = v;`;
+    const per = vec ? BK / 4 : BK; // loads per tile row
+    const check = all(edgeRows ? `row < ${u32(limit)}` : '', edgeK ? `k < ${u32(K)}` : '');
+    const index = `${base} + min(row, ${u32(limit - 1)}) * ${u32(K)} + min(k, ${u32(K - (vec ? 4 : 1))})`;
+    const read = vec ? `${src}[(${index}) / 4u]` : `${src}[${index}]`;
+    const store = vec ? [0, 1, 2, 3].map((j) => `${dst}[(kk + ${j}u) * ${u32(rows)} + r] = v[${j}];`).join(' ') : `${dst}[kk * ${u32(rows)} + r] = v;`;
     return `
-    for (var e = tid; e < ${u32(count)}; e += ${u32(THREADS)}) {
+    for (var e = tid; e < ${u32(rows * per)}; e += ${u32(THREADS)}) {
       let r = e / ${u32(per)};
       let kk = (e % ${u32(per)})${vec ? ' * 4u' : ''};
       let row = ${origin} + r;
       let k = k0 + kk;
-      let v = ${check ? `select(${zero}, ${read}, ${check})` : read};
+      let v = ${check ? `select(${vec ? 'vec4<f32>()' : '0.0f'}, ${read}, ${check})` : read};
       ${store}
     }`;
   };
-  /** B as [K, N]: tile rows are already k, so vec4s along N go straight in. */
+  /** B as [K, N]: rows of the tile are k already; vec4s along N go straight in. */
   const loadNMajor = (): string => {
     const per = bVec ? BN / 4 : BN;
-    const check = [edgeN ? `col < ${u32(N)}` : '', edgeK ? `k < ${u32(K)}` : ''].filter(Boolean).join(' && ');
-    const read = bVec ? `b[(bBase + k * ${u32(N)} + col) / 4u]` : `b[bBase + k * ${u32(N)} + col]`;
-    const zero = bVec ? 'vec4<f32>()' : '0.0f';
-    const store = bVec ? `Bs[kk * ${u32(BN / 4)} + c] = v;` : `Bs[kk * ${u32(BN / 4)} + c / 4u][c % 4u] = v;`;
+    const check = all(edgeN ? `col < ${u32(N)}` : '', edgeK ? `k < ${u32(K)}` : '');
+    const index = `bBase + min(k, ${u32(K - 1)}) * ${u32(N)} + min(col, ${u32(N - (bVec ? 4 : 1))})`;
+    const read = bVec ? `b[(${index}) / 4u]` : `b[${index}]`;
+    const store = bVec ? [0, 1, 2, 3].map((j) => `Bs[kk * ${u32(BN)} + c + ${j}u] = v[${j}];`).join(' ') : `Bs[kk * ${u32(BN)} + c] = v;`;
     return `
     for (var e = tid; e < ${u32(BK * per)}; e += ${u32(THREADS)}) {
       let kk = e / ${u32(per)};
-      let c = e % ${u32(per)};
-      let col = col0 + c${bVec ? ' * 4u' : ''};
+      let c = (e % ${u32(per)})${bVec ? ' * 4u' : ''};
+      let col = tileCol + c;
       let k = k0 + kk;
-      let v = ${check ? `select(${zero}, ${read}, ${check})` : read};
+      let v = ${check ? `select(${bVec ? 'vec4<f32>()' : '0.0f'}, ${read}, ${check})` : read};
       ${store}
     }`;
   };
 
-  // The register block: acc_r_c holds C[row0 + ty*TM + r][col0 + tx*TN + 4c .. +3].
+  // The register block: acc_r_c holds C[row0 + r][col0 + 4c .. 4c+3].
   const accs: string[] = [];
-  for (let r = 0; r < TM; r++) for (let c = 0; c < TN / 4; c++) accs.push(`acc_${r}_${c}`);
   const inner: string[] = [];
-  for (let i = 0; i < TM / 4; i++) inner.push(`let a${i} = As[kk * ${u32(BM / 4)} + ty * ${u32(TM / 4)} + ${i}u];`);
-  for (let c = 0; c < TN / 4; c++) inner.push(`let b${c} = Bs[kk * ${u32(BN / 4)} + tx * ${u32(TN / 4)} + ${c}u];`);
-  for (let r = 0; r < TM; r++) {
-    for (let c = 0; c < TN / 4; c++) inner.push(`acc_${r}_${c} = fma(vec4<f32>(a${r >> 2}[${r & 3}]), b${c}, acc_${r}_${c});`);
+  for (let r = 0; r < TM; r++) for (let c = 0; c < TN / 4; c++) accs.push(`var acc_${r}_${c} = vec4<f32>();`);
+  for (let r = 0; r < TM; r++) inner.push(`let a${r} = As[kk * ${u32(BM)} + ty * ${u32(TM)} + ${r}u];`);
+  for (let c = 0; c < TN / 4; c++) {
+    const at = (j: number) => `Bs[kk * ${u32(BN)} + tx * ${u32(TN)} + ${4 * c + j}u]`;
+    inner.push(`let b${c} = vec4<f32>(${[0, 1, 2, 3].map(at).join(', ')});`);
   }
+  for (let r = 0; r < TM; r++) for (let c = 0; c < TN / 4; c++) inner.push(`acc_${r}_${c} = fma(vec4<f32>(a${r}), b${c}, acc_${r}_${c});`);
 
   const stores: string[] = [];
   for (let r = 0; r < TM; r++) {
-    const rowCheck = edgeM ? `if (row0 + ${r}u < ${u32(M)}) ` : '';
     for (let c = 0; c < TN / 4; c++) {
-      const col = `col0 + ${4 * c}u`;
+      const row = `row0 + ${r}u`, col = `col0 + ${4 * c}u`;
       if (cVec) {
-        const v = epilogue(p, `acc_${r}_${c}`, p.bias ? `bias[(${col}) / 4u]` : null);
-        const check = [edgeM ? `row0 + ${r}u < ${u32(M)}` : '', edgeN ? `${col} < ${u32(N)}` : ''].filter(Boolean).join(' && ');
-        stores.push(`${check ? `if (${check}) ` : ''}{ out[(cBase + (row0 + ${r}u) * ${u32(N)} + ${col}) / 4u] = ${v}; }`);
+        const v = epilogue(p, `acc_${r}_${c}`, p.bias ? `bias[(${col}) / 4u]` : null, true);
+        const check = all(edgeM ? `${row} < ${u32(M)}` : '', edgeN ? `${col} < ${u32(N)}` : '');
+        stores.push(`${check ? `if (${check}) ` : ''}{ out[(cBase + (${row}) * ${u32(N)} + ${col}) / 4u] = ${v}; }`);
       } else {
         for (let j = 0; j < 4; j++) {
-          const colj = `${col} + ${j}u`;
-          const v = epilogue(p, `acc_${r}_${c}[${j}]`, p.bias ? `bias[${colj}]` : null).replace(/(gelu|silu)4\(/, '$11(');
-          const check = edgeN ? `if (${colj} < ${u32(N)}) ` : '';
-          stores.push(`${rowCheck}${check}{ out[cBase + (row0 + ${r}u) * ${u32(N)} + ${colj}] = ${v}; }`);
+          const v = epilogue(p, `acc_${r}_${c}[${j}]`, p.bias ? `bias[${col} + ${j}u]` : null, false);
+          const check = all(edgeM ? `${row} < ${u32(M)}` : '', edgeN ? `${col} + ${j}u < ${u32(N)}` : '');
+          stores.push(`${check ? `if (${check}) ` : ''}{ out[cBase + (${row}) * ${u32(N)} + ${col} + ${j}u] = ${v}; }`);
         }
       }
     }
@@ -172,15 +204,15 @@ function tiledKernel(p: MatmulProblem, t: MatmulTiling): Kernel {
     key: `matmul.tiled|${problemKey(p)}|${BM}x${BN}x${BK}/${TM}x${TN}`,
     grid: [ceilDiv(N, BN), ceilDiv(M, BM), p.batch],
     wgsl: () => /* wgsl */ `
-@group(0) @binding(0) var<storage, read> a: array<${aVec ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(1) var<storage, read> b: array<${bVec ? 'vec4<f32>' : 'f32'}>;
-${p.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${cVec ? 'vec4<f32>' : 'f32'}>;` : ''}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<${cVec ? 'vec4<f32>' : 'f32'}>;
-${p.act === 'none' ? '' : ACTIVATIONS4_WGSL}
+@group(0) @binding(0) var<storage, read> a: array<${vt(aVec)}>;
+@group(0) @binding(1) var<storage, read> b: array<${vt(bVec)}>;
+${p.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${vt(cVec)}>;` : ''}
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<${vt(cVec)}>;
+${activations(p)}
 
-// Tiles of A and B for one step of K, k-major: As[k * BM/4 + m/4][m % 4] = A[row0 + m][k0 + k].
-var<workgroup> As: array<vec4<f32>, ${(BK * BM) / 4}>;
-var<workgroup> Bs: array<vec4<f32>, ${(BK * BN) / 4}>;
+// One step of K of the A and B tiles, k-major: As[k * BM + m] = A[tileRow + m][k0 + k].
+var<workgroup> As: array<f32, ${BK * BM}>;
+var<workgroup> Bs: array<f32, ${BK * BN}>;
 
 @compute @workgroup_size(${TX}, ${TY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -192,13 +224,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let aBase = wid.z * ${u32(M * K)};
   let bBase = ${p.bBatched ? `wid.z * ${u32(N * K)}` : '0u'};
   let cBase = wid.z * ${u32(M * N)};
-  ${accs.map((a) => `var ${a} = vec4<f32>();`).join('\n  ')}
+  ${accs.join('\n  ')}
 
-  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(BK)}) {
-    { let row0 = tileRow; let base = aBase;${loadKMajor('As', 'a', 'base', BM, 'row0', M, edgeM, aVec)}
-    }
-    { let col0 = tileCol;${p.bLayout === 'nk' ? `${loadKMajor('Bs', 'b', 'bBase', BN, 'col0', N, edgeN, bVec)}` : loadNMajor()}
-    }
+  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(BK)}) {${loadKMajor('As', 'a', 'aBase', BM, 'tileRow', M, edgeM, aVec)}${
+      p.bLayout === 'nk' ? loadKMajor('Bs', 'b', 'bBase', BN, 'tileCol', N, edgeN, bVec) : loadNMajor()}
     workgroupBarrier();
     for (var kk = 0u; kk < ${u32(BK)}; kk++) {
       ${inner.join('\n      ')}
@@ -213,56 +242,141 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// 'subgroup'
+
+function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupConfig): Kernel {
+  const S = caps.subgroupSize;
+  if (!S) throw new Error('the subgroup matmul needs a device with a fixed subgroup size');
+  const { m: M, n: N, k: K } = p;
+  // 32 rows x 4 column groups measured best on lavapipe (19 GFLOP/s at 512x384x1152, against 16 for
+  // 16 x 4 and 17 for 48 x 4 or 32 x 8, where spilling the accumulators starts to cost); fewer rows
+  // where the matrix has fewer.
+  const TM = config?.tm ?? (M >= 4 * S ? 4 * S : M >= 2 * S ? 2 * S : S);
+  const TN = config?.tn ?? Math.max(1, Math.min(4, Math.ceil(N / S)));
+  if (TM % S !== 0) throw new Error(`subgroup matmul: ${TM} rows is not a multiple of the subgroup size ${S}`);
+  const V = K % 4 === 0 ? 4 : 1; // K elements per load
+  const vt = V === 4 ? 'vec4<f32>' : 'f32';
+  const dot = (a: string, b: string, acc: string) =>
+    V === 4 ? `fma(${a}.x, ${b}.x, fma(${a}.y, ${b}.y, fma(${a}.z, ${b}.z, fma(${a}.w, ${b}.w, ${acc}))))` : `fma(${a}, ${b}, ${acc})`;
+
+  // Where each lane's rows of A and columns of B start (clamped: edge lanes load valid data and never store).
+  const setup: string[] = [];
+  for (let s = 0; s < TM / S; s++) setup.push(`let aRow${s} = aBase + min(row0 + ${s * S}u + lane, ${u32(M - 1)}) * ${u32(K)};`);
+  for (let j = 0; j < TN; j++) {
+    const col = `min(col0 + ${j * S}u + lane, ${u32(N - 1)})`;
+    setup.push(p.bLayout === 'nk' ? `let bRow${j} = bBase + ${col} * ${u32(K)};` : `let bCol${j} = bBase + ${col};`);
+  }
+  const step: string[] = [];
+  for (let s = 0; s < TM / S; s++) step.push(V === 4 ? `let as${s} = a[(aRow${s} + k) / 4u];` : `let as${s} = a[aRow${s} + k];`);
+  for (let j = 0; j < TN; j++) {
+    if (p.bLayout === 'nk') step.push(V === 4 ? `let b${j} = b[(bRow${j} + k) / 4u];` : `let b${j} = b[bRow${j} + k];`);
+    else if (V === 4) step.push(`let b${j} = vec4<f32>(${[0, 1, 2, 3].map((i) => `b[bCol${j} + (k + ${i}u) * ${u32(N)}]`).join(', ')});`);
+    else step.push(`let b${j} = b[bCol${j} + k * ${u32(N)}];`);
+  }
+  for (let i = 0; i < TM; i++) {
+    step.push(`let a${i} = subgroupBroadcast(as${Math.floor(i / S)}, ${i % S}u);`);
+    for (let j = 0; j < TN; j++) step.push(`acc[${i * TN + j}] = ${dot(`a${i}`, `b${j}`, `acc[${i * TN + j}]`)};`);
+  }
+  // The epilogue: bias per column, then one store loop. Its bound is opaque on purpose (a select, not
+  // a min): lavapipe unrolls loops with a known bound, and every unrolled store is ~100 instructions
+  // of per-lane code that the shader compiler must chew through (64 stores took it seconds).
+  const stores: string[] = [];
+  for (let j = 0; j < TN; j++) {
+    const col = `col0 + ${j * S}u + lane`;
+    stores.push(`{
+    let col = ${col};
+    ${p.bias ? `let bj = bias[min(col, ${u32(N - 1)})];` : ''}
+    for (var i = 0u; i < rows; i++) {
+      ${N % (S * TN) ? `if (col < ${u32(N)}) ` : ''}{ out[cBase + (row0 + i) * ${u32(N)} + col] = ${epilogue(p, `acc[i * ${u32(TN)} + ${j}u]`, p.bias ? 'bj' : null, false)}; }
+    }
+  }`);
+  }
+  // A K that is not a multiple of 4 is read one element at a time (V = 1).
+  return {
+    key: `matmul.subgroup|${problemKey(p)}|${S}:${TM}x${TN}`,
+    grid: [ceilDiv(N, S * TN), ceilDiv(M, TM), p.batch],
+    wgsl: () => /* wgsl */ `enable subgroups;
+@group(0) @binding(0) var<storage, read> a: array<${vt}>;
+@group(0) @binding(1) var<storage, read> b: array<${p.bLayout === 'nk' ? vt : 'f32'}>;
+${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
+@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
+${activations(p)}
+
+// One workgroup = one subgroup: lane l computes rows row0..row0+${TM - 1} of columns col0 + l + ${S}j, j < ${TN}.
+@compute @workgroup_size(${S})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = wid.y * ${u32(TM)};
+  let col0 = wid.x * ${u32(S * TN)};
+  let aBase = wid.z * ${u32(M * K)};
+  let bBase = ${p.bBatched ? `wid.z * ${u32(N * K)}` : '0u'};
+  let cBase = wid.z * ${u32(M * N)};
+  ${setup.join('\n  ')}
+  // acc[i * ${TN} + j]: row row0 + i, column col0 + ${S}j + lane.
+  var acc: array<f32, ${TM * TN}>;
+  for (var k = 0u; k < ${u32(K)}; k += ${u32(V)}) {
+    ${step.join('\n    ')}
+  }
+  let rows = ${M % TM ? `select(${u32(TM)}, ${u32(M)} - row0, row0 + ${u32(TM)} > ${u32(M)})` : `select(${u32(TM)}, 0u, row0 >= ${u32(M)})`};
+  ${stores.join('\n  ')}
+}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 'smallM'
+
 function smallMKernel(p: MatmulProblem, caps: KernelCaps): Kernel {
   const { m: M, n: N, k: K } = p;
+  if (p.bLayout !== 'nk' || p.batch !== 1) throw new Error('the small-M matmul takes one [M,K]·[N,K]^T product');
   const W = 64, COLS = 4;
   const vec = K % 4 === 0;
   const K4 = vec ? K / 4 : K; // elements (vec4 or scalar) along K
   const type = vec ? 'vec4<f32>' : 'f32';
-  const dot = vec ? 'dot' : '';
+  const outputs = M * COLS;
+  if (outputs * W * 4 > caps.maxWorkgroupStorage) throw new Error(`the small-M matmul cannot take M = ${M}`);
   const lines: string[] = [];
   for (let r = 0; r < M; r++) lines.push(`let x${r} = x[${u32(r * K4)} + e];`);
   for (let c = 0; c < COLS; c++) {
     // Columns past N (when N % 4 != 0) read row N-1 instead and are never stored.
     lines.push(`let w${c} = w[min(n0 + ${c}u, ${u32(N - 1)}) * ${u32(K4)} + e];`);
-    for (let r = 0; r < M; r++) lines.push(`acc[${r * COLS + c}] += ${dot}(x${r}, w${c});`);
+    for (let r = 0; r < M; r++) lines.push(`acc[${r * COLS + c}] += ${vec ? `dot(x${r}, w${c})` : `x${r} * w${c}`};`);
   }
-  const outputs = M * COLS;
-  const partialBytes = outputs * W * 4;
-  if (partialBytes > caps.maxWorkgroupStorage) throw new Error(`small-M matmul needs ${partialBytes} bytes of workgroup memory`);
   const groups = ceilDiv(N, COLS);
+  const gx = Math.min(groups, caps.maxGridDim);
   return {
     key: `matmul.smallM|${problemKey(p)}`,
-    grid: groups <= caps.maxGridDim ? [groups, 1, 1] : [caps.maxGridDim, ceilDiv(groups, caps.maxGridDim), 1],
+    grid: [gx, ceilDiv(groups, gx), 1],
     wgsl: () => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<${type}>;
 @group(0) @binding(1) var<storage, read> w: array<${type}>;
 ${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
-${p.act === 'none' ? '' : ACTIVATIONS4_WGSL}
+${activations(p)}
 
 // partial[o * W + t]: invocation t's share of output o = row * COLS + column.
 var<workgroup> partial: array<f32, ${outputs * W}>;
 
 @compute @workgroup_size(${W})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let n0 = (wid.x + wid.y * ${u32(caps.maxGridDim)}) * ${u32(COLS)};
+  let n0 = (wid.x + wid.y * ${u32(gx)}) * ${u32(COLS)};
   var acc: array<f32, ${outputs}>;
   for (var e = t; e < ${u32(K4)}; e += ${u32(W)}) {
     ${lines.join('\n    ')}
   }
-  for (var o = 0u; o < ${u32(outputs)}; o++) { partial[o * ${u32(W)} + t] = acc[o]; }
+  for (var o = 0u; o < ${opaque(outputs)}; o++) { partial[o * ${u32(W)} + t] = acc[o]; }
   workgroupBarrier();
   if (t < ${u32(outputs)}) {
     let n = n0 + t % ${u32(COLS)};
     let row = t / ${u32(COLS)};
     // Four running sums instead of one: shorter dependency chains, and less rounding error.
     var s = vec4<f32>();
-    for (var j = 0u; j < ${u32(W)}; j += 4u) {
-      s += vec4<f32>(partial[t * ${u32(W)} + j], partial[t * ${u32(W)} + j + 1u], partial[t * ${u32(W)} + j + 2u], partial[t * ${u32(W)} + j + 3u]);
+    for (var j = 0u; j < ${opaque(W)}; j += 4u) {
+      let at = t * ${u32(W)} + j;
+      s += vec4<f32>(partial[at], partial[at + 1u], partial[at + 2u], partial[at + 3u]);
     }
     if (n < ${u32(N)}) {
-      out[row * ${u32(N)} + n] = ${epilogue(p, '(s.x + s.y + s.z + s.w)', p.bias ? 'bias[n]' : null).replace(/(gelu|silu)4\(/, '$11(')};
+      out[row * ${u32(N)} + n] = ${epilogue(p, '(s.x + s.y + s.z + s.w)', p.bias ? 'bias[n]' : null, false)};
     }
   }
 }`,

@@ -1,32 +1,32 @@
 // Softmax over the last dim: y = exp(x - max) / sum(exp(x - max)).
 //
 // The same plan as LayerNorm (kernels/layernorm.ts): one workgroup per row, each invocation keeps its
-// strided share of the row in registers, and two workgroup tree reductions give the row's max and then
-// the sum of exponentials. Subtracting the max first keeps every exponent <= 0, so nothing overflows
+// strided share of the row in registers, and two reductions across the workgroup give the row's max and
+// then the sum of exponentials. Subtracting the max first keeps every exponent <= 0, so nothing overflows
 // however large the logits are. (Attention does not use this kernel: kernels/attention.ts folds the
 // softmax into a running max and sum and never materialises the score rows.)
 
-import { flatGrid, u32, workgroupReduce, type Kernel, type KernelCaps } from './kernel.js';
-import { rowWorkgroupSize } from './layernorm.js';
+import { flatGrid, opaque, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 export function softmaxKernel(rows: number, dim: number, caps: KernelCaps): Kernel {
-  const W = rowWorkgroupSize(dim, caps);
-  const per = Math.ceil(dim / W);
+  const plan = rowPlan(dim, caps);
+  const { W, per } = plan;
   const { grid, index } = flatGrid(rows, caps.maxGridDim);
   return {
-    key: `softmax|${rows}x${dim}`,
+    key: `softmax|${rows}x${dim}|${W}${plan.subgroup ? 's' : ''}`,
     grid,
-    wgsl: () => /* wgsl */ `
+    wgsl: () => /* wgsl */ `${plan.subgroup ? 'enable subgroups;' : ''}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-${workgroupReduce('rowMax', W, 'max(a, b)')}
-${workgroupReduce('rowSum', W, 'a + b')}
+${rowReduce('rowMax', plan, 'max')}
+${rowReduce('rowSum', plan, 'add')}
 
 const D = ${u32(dim)};
 @compute @workgroup_size(${W})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = ${index};
   let base = min(row, ${u32(rows - 1)}) * D;
+  let half = ${opaque(W / 2)};
   var v: array<f32, ${per}>;
   var m = -3.4028234e38f;
   for (var j = 0u; j < ${u32(per)}; j++) {
@@ -34,14 +34,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     v[j] = x[base + min(d, D - 1u)];
     if (d < D) { m = max(m, v[j]); }
   }
-  m = rowMax(m, lid);
+  m = rowMax(m, lid, half);
   var s = 0.0f;
   for (var j = 0u; j < ${u32(per)}; j++) {
     let d = lid + j * ${u32(W)};
     v[j] = select(0.0f, exp(v[j] - m), d < D);
     s += v[j];
   }
-  let inv = 1.0f / rowSum(s, lid);
+  let inv = 1.0f / rowSum(s, lid, half);
   if (row >= ${u32(rows)}) { return; }
   for (var j = 0u; j < ${u32(per)}; j++) {
     let d = lid + j * ${u32(W)};

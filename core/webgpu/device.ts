@@ -34,6 +34,8 @@ export interface DeviceOptions {
 
 /** An open device and what we know about it. */
 export interface GpuContext {
+  /** Dawn's instance; held only to keep it alive (see openDevice). */
+  gpu: GPU;
   device: GPUDevice;
   adapter: AdapterReport;
   caps: KernelCaps;
@@ -61,8 +63,13 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   Object.assign(globalThis, mod.globals);
   const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
   let adapter: GPUAdapter | null;
+  // The GPU object must stay reachable as long as the device is used: when the garbage collector
+  // frees it, Dawn tears down its instance under the live device and the process crashes (seen as a
+  // segfault or "futex facility returned an unexpected error code"). GpuContext keeps it.
+  let gpu: GPU;
   try {
-    adapter = await mod.create(flags).requestAdapter({ powerPreference: opts.powerPreference });
+    gpu = mod.create(flags);
+    adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
   } catch (e) {
     return { ok: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
   }
@@ -78,6 +85,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   const adapterType = (info as { adapterType?: string }).adapterType;
   const emulated = EMULATED.test(text) || adapterType === 'cpu' || (info as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
   const timestamps = adapter.features.has('timestamp-query');
+  const subgroups = adapter.features.has('subgroups');
   const sub = info as { subgroupMinSize?: number; subgroupMaxSize?: number };
 
   // Ask for everything the adapter allows; the defaults are WebGPU's minimums.
@@ -93,7 +101,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   try {
     device = await adapter.requestDevice({
       requiredLimits,
-      requiredFeatures: timestamps ? ['timestamp-query'] : [],
+      requiredFeatures: [...(timestamps ? ['timestamp-query' as const] : []), ...(subgroups ? ['subgroups' as const] : [])],
       label: 'ditto',
     });
   } catch (e) {
@@ -105,10 +113,12 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
     maxInvocations: Math.max(BASELINE_CAPS.maxInvocations, device.limits.maxComputeInvocationsPerWorkgroup),
     maxGridDim: device.limits.maxComputeWorkgroupsPerDimension,
     emulated,
+    subgroupSize: subgroups && sub.subgroupMinSize && sub.subgroupMinSize === sub.subgroupMaxSize ? sub.subgroupMinSize : null,
   };
   return {
     ok: true,
     context: {
+      gpu,
       device,
       caps,
       limits: { maxBufferSize: device.limits.maxBufferSize, maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize },
@@ -125,7 +135,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   };
 }
 
-/** One line for logs and `--verbose`: "llvmpipe (mesa, software; CPU-emulated)". */
+/** One line for logs and `--verbose`, e.g. "llvmpipe: Mesa 25.0.7 ... (mesa, software) [CPU-emulated]". */
 export function describeAdapter(a: AdapterReport): string {
   const name = a.description || a.device || a.vendor || 'unknown adapter';
   const extra = [a.vendor, a.architecture].filter(Boolean).join(', ');

@@ -1,0 +1,505 @@
+// The WebGPU backend: tensors live in GPU buffers and every op is one or a few compute dispatches of a
+// kernel from kernels/.
+//
+// How an op runs: the kernel family turns the op's shapes into WGSL with every size baked in plus a
+// cache key (kernels/kernel.ts); the backend compiles each key once (the pipeline cache), takes an
+// output buffer from the pool (core/webgpu/pool.ts), and records the dispatch into an open compute pass.
+// Nothing is sent to the GPU until `read()` needs a result (or FLUSH_EVERY dispatches pile up, so the
+// GPU can start on a long forward while the CPU is still recording it). A whole DiT forward is thus a
+// few command buffers, and the only wait is the one read at the end.
+//
+// Errors are asynchronous in WebGPU (a bad shader or an out-of-memory is reported later, on the
+// device timeline). The backend collects them (error scopes around pipeline creation and buffer
+// allocation, the uncaptured-error event, device loss) and throws the first one, as a plain Error with
+// the kernel and what to do, from the next op or read.
+
+import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import { broadcastShapes, numel, shapeString } from '../shape.js';
+import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
+import { attentionKernel, type AttentionPath } from '../../kernels/attention.js';
+import { binaryKernel, gatedResidualKernel, unaryKernel } from '../../kernels/elementwise.js';
+import type { Kernel, KernelCaps } from '../../kernels/kernel.js';
+import { layerNormKernel } from '../../kernels/layernorm.js';
+import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/layout.js';
+import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/matmul.js';
+import { softmaxKernel } from '../../kernels/softmax.js';
+import { describeAdapter, type AdapterReport, type GpuContext } from './device.js';
+import { BufferPool, type PooledBuffer } from './pool.js';
+
+/** Submit the recorded commands after this many dispatches, so the GPU starts while we record more. */
+const FLUSH_EVERY = 64;
+
+const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+const STAGING_USAGE = () => GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
+
+/** A tensor's storage: a pooled GPU buffer, of which the first `bytes` are the tensor's. */
+export class GpuStorage implements Storage {
+  refs = 1;
+  released = false;
+  constructor(
+    readonly pooled: PooledBuffer,
+    readonly bytes: number,
+  ) {}
+
+  get buffer(): GPUBuffer {
+    return this.pooled.buffer;
+  }
+}
+
+/** Counters for tests and benchmarks. */
+export interface BackendStats {
+  buffersCreated: number;
+  buffersReused: number;
+  liveBytes: number;
+  pooledBytes: number;
+  pipelinesCompiled: number;
+  pipelineCacheHits: number;
+  dispatches: number;
+  submits: number;
+}
+
+export class WebGpuBackend implements Backend {
+  readonly name = 'webgpu';
+  readonly device: GPUDevice;
+  readonly adapter: AdapterReport;
+  readonly caps: KernelCaps;
+  /**
+   * Kernel choices that override the per-adapter defaults, for tests (every path on every adapter)
+   * and benchmarks (compare paths and tilings). A forced 'smallM' applies only where M <= 8.
+   */
+  readonly overrides: { matmul?: MatmulPath; tiled?: TiledConfig; subgroup?: SubgroupConfig; attention?: AttentionPath } = {};
+
+  /** Buffer size limits of the device (bytes). */
+  readonly limits: GpuContext['limits'];
+  /** Kept reachable: Dawn must not collect its instance while the device lives (see device.ts). */
+  private readonly gpu: GPU;
+  private readonly pool: BufferPool;
+  private readonly staging: BufferPool;
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  /** Counts the passes begun, so timed recording can tell whether its pass survived. */
+  private passSerial = 0;
+  /** Index of the batch of commands being recorded now (= submits so far). */
+  private batch = 0;
+  /** Dispatches recorded and not yet submitted. */
+  private unsubmitted = 0;
+  private failure: Error | null = null;
+  private readonly scopes: Promise<unknown>[] = [];
+  private disposed = false;
+  private readonly counters = { pipelinesCompiled: 0, pipelineCacheHits: 0, dispatches: 0, submits: 0 };
+
+  constructor(context: GpuContext) {
+    this.gpu = context.gpu;
+    this.device = context.device;
+    this.adapter = context.adapter;
+    this.caps = context.caps;
+    this.limits = context.limits;
+    this.pool = new BufferPool((size) => this.createBuffer(size, STORAGE_USAGE(), 'tensor'));
+    this.staging = new BufferPool((size) => this.createBuffer(size, STAGING_USAGE(), 'staging'));
+    this.device.lost.then((info) => {
+      if (!this.disposed) this.fail(new Error(`the WebGPU device was lost (${info.reason}): ${info.message || 'no details'}; restart the process`));
+    });
+    this.device.addEventListener('uncapturederror', (event) => {
+      this.fail(new Error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
+    });
+  }
+
+  /** The adapter in one line (see describeAdapter). */
+  describe(): string {
+    return describeAdapter(this.adapter);
+  }
+
+  stats(): BackendStats {
+    const p = this.pool.stats;
+    return {
+      buffersCreated: p.created,
+      buffersReused: p.reused,
+      liveBytes: p.liveBytes,
+      pooledBytes: p.freeBytes,
+      ...this.counters,
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Memory
+
+  upload(data: HostArray, shape: readonly number[], dtype: DType): Tensor {
+    this.check();
+    const size = numel(shape);
+    if (data.length !== size) throw new Error(`upload: ${data.length} values do not fill shape ${shapeString(shape)}`);
+    const t = this.empty(shape, dtype);
+    if (size === 0) return t;
+    const s = t.storage as GpuStorage;
+    // writeBuffer runs before any command still being recorded; if such a command used this buffer
+    // (it was released during this recording), submit those commands first.
+    if (s.pooled.releasedInBatch === this.batch && this.unsubmitted > 0) this.flush();
+    // Convert if the host array's type does not match (as the CPU backend's typed-array set does), and
+    // copy out of a SharedArrayBuffer (CPU tensors), which Dawn does not accept.
+    const wanted = dtype === 'f32' ? Float32Array : Int32Array;
+    const src = data instanceof wanted && !(data.buffer instanceof SharedArrayBuffer) ? data : wanted.from(data);
+    this.device.queue.writeBuffer(s.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
+    return t;
+  }
+
+  async read(t: Tensor): Promise<HostArray> {
+    this.check();
+    const s = this.storageOf(t);
+    const bytes = t.size * 4;
+    if (bytes === 0) return t.dtype === 'f32' ? new Float32Array(0) : new Int32Array(0);
+    const staging = this.staging.acquire(bytes);
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(s.buffer, 0, staging.buffer, 0, bytes);
+    this.flush();
+    try {
+      await staging.buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      await this.settle();
+      throw this.failure ?? this.consequence ?? new Error(`reading a tensor back from the GPU failed: ${(e as Error).message}`);
+    }
+    // Only the tensor's bytes are mapped and copied, never the whole (size-class) buffer.
+    const copy = staging.buffer.getMappedRange(0, bytes).slice(0);
+    staging.buffer.unmap();
+    this.staging.release(staging, this.batch);
+    await this.settle();
+    this.check(true);
+    return t.dtype === 'f32' ? new Float32Array(copy) : new Int32Array(copy);
+  }
+
+  release(storage: Storage): void {
+    const s = storage as GpuStorage;
+    if (s.released || this.disposed) return;
+    s.released = true;
+    this.pool.release(s.pooled, this.batch);
+  }
+
+  /** Submits everything recorded and waits for the GPU to finish it. */
+  async sync(): Promise<void> {
+    this.check();
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.settle();
+    this.check(true);
+  }
+
+  /** Destroys the device and every buffer; the backend is unusable afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.pass = null;
+    this.encoder = null;
+    this.pool.trim();
+    this.staging.trim();
+    this.pipelines.clear();
+    this.device.destroy();
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Ops
+
+  linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor {
+    const [m, k] = x.shape;
+    const n = w.shape[0];
+    const problem: MatmulProblem = { batch: 1, m, n, k, bLayout: 'nk', bBatched: false, bias: bias !== null, act, alpha: 1 };
+    return this.run(this.matmulKernel(problem), bias ? [x, w, bias] : [x, w], [m, n]);
+  }
+
+  /**
+   * Batched matmul, a WebGPU-only extra for benchmarks (unfused attention): C[i] = alpha * A[i]·B[i]
+   * with A [batch, M, K] and B [batch, N, K] (transposeB, like a Linear weight) or [batch, K, N].
+   */
+  matmul(a: Tensor, b: Tensor, opts: { transposeB: boolean; alpha?: number }): Tensor {
+    const [batch, m, k] = a.shape;
+    const n = opts.transposeB ? b.shape[1] : b.shape[2];
+    const expected = opts.transposeB ? [batch, n, k] : [batch, k, n];
+    if (a.rank !== 3 || b.rank !== 3 || b.shape.some((d, i) => d !== expected[i])) {
+      throw new Error(`matmul: ${shapeString(a.shape)} and ${shapeString(b.shape)} do not multiply`);
+    }
+    const problem: MatmulProblem = {
+      batch, m, n, k, bLayout: opts.transposeB ? 'nk' : 'kn', bBatched: true, bias: false, act: 'none', alpha: opts.alpha ?? 1,
+    };
+    return this.run(this.matmulKernel(problem), [a, b], [batch, m, n]);
+  }
+
+  private matmulKernel(problem: MatmulProblem): Kernel {
+    let path = this.overrides.matmul ?? chooseMatmulPath(problem, this.caps);
+    if (path === 'smallM' && (problem.m > SMALL_M || problem.batch !== 1 || problem.bLayout !== 'nk')) path = chooseMatmulPath(problem, this.caps);
+    return matmulKernel(problem, this.caps, { path, tiled: this.overrides.tiled, subgroup: this.overrides.subgroup });
+  }
+
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+    const shape = broadcastShapes(a.shape, b.shape);
+    return this.run(binaryKernel(op, a.shape, b.shape, shape, this.caps), [a, b], shape);
+  }
+
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    return this.run(unaryKernel(op, x.size, this.caps), [x], x.shape);
+  }
+
+  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {
+    const dim = x.shape[x.rank - 1];
+    const rows = x.size / dim;
+    // Like the CPU backend: x [B, T, D] takes modulation row b for its rows b*T..; other ranks one per row.
+    const modulate = shift && scale ? (x.rank === 3 ? x.shape[1] : 1) : null;
+    return this.run(layerNormKernel(rows, dim, eps, modulate, this.caps), shift && scale ? [x, shift, scale] : [x], x.shape);
+  }
+
+  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
+    const [b, t, d] = x.shape;
+    return this.run(gatedResidualKernel(b, t, d, this.caps), [x, gate, y], x.shape);
+  }
+
+  softmax(x: Tensor): Tensor {
+    const dim = x.shape[x.rank - 1];
+    return this.run(softmaxKernel(x.size / dim, dim, this.caps), [x], x.shape);
+  }
+
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+    const [bh, t, hd] = q.shape;
+    return this.run(attentionKernel(bh, t, hd, scale, this.caps, this.overrides.attention), [q, k, v], q.shape);
+  }
+
+  embedding(table: Tensor, ids: Tensor): Tensor {
+    const [rows, dim] = table.shape;
+    // The kernel reads the ids first: it gathers through them.
+    return this.run(embeddingKernel(ids.size, rows, dim, this.caps), [ids, table], [...ids.shape, dim]);
+  }
+
+  permute(x: Tensor, perm: readonly number[]): Tensor {
+    return this.run(permuteKernel(x.shape, perm, this.caps), [x], perm.map((p) => x.shape[p]), x.dtype);
+  }
+
+  slice(x: Tensor, axis: number, start: number, end: number): Tensor {
+    const shape = x.shape.slice();
+    shape[axis] = end - start;
+    const { outer, inner } = around(x.shape, axis);
+    return this.run(boxCopyKernel(outer, inner, end - start, x.shape[axis], start, end - start, 0, this.caps), [x], shape, x.dtype);
+  }
+
+  concat(xs: readonly Tensor[], axis: number): Tensor {
+    const shape = xs[0].shape.slice();
+    shape[axis] = xs.reduce((a, t) => a + t.shape[axis], 0);
+    const out = this.empty(shape, xs[0].dtype);
+    const { outer, inner } = around(shape, axis);
+    // One box copy per input, each writing its own stretch of the output's axis.
+    let offset = 0;
+    for (const x of xs) {
+      const len = x.shape[axis];
+      this.dispatch(boxCopyKernel(outer, inner, len, len, 0, shape[axis], offset, this.caps), [x, out]);
+      offset += len;
+    }
+    return out;
+  }
+
+  patchify(x: Tensor, p: number): Tensor {
+    const [n, c, h, w] = x.shape;
+    return this.run(patchifyKernel(n, c, h, w, p, this.caps), [x], [n, (h / p) * (w / p), c * p * p]);
+  }
+
+  unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor {
+    const n = x.shape[0];
+    return this.run(unpatchifyKernel(n, channels, h, w, p, this.caps), [x], [n, channels, h * p, w * p]);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Recording and submitting
+
+  /** Runs `kernel` on `inputs` into a new tensor of `shape`. */
+  run(kernel: Kernel, inputs: readonly Tensor[], shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const out = this.empty(shape, dtype);
+    this.dispatch(kernel, [...inputs, out]);
+    return out;
+  }
+
+  /** Records one dispatch of `kernel` with `tensors` bound in order (inputs, then the output). */
+  dispatch(kernel: Kernel, tensors: readonly Tensor[]): void {
+    this.check();
+    if (kernel.grid.some((g) => g === 0)) return;
+    const { pipeline, layout } = this.pipeline(kernel);
+    const bindGroup = this.device.createBindGroup({
+      layout,
+      entries: tensors.map((t, i) => ({ binding: i, resource: { buffer: this.storageOf(t).buffer } })),
+    });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(kernel.grid[0], kernel.grid[1], kernel.grid[2]);
+    this.counters.dispatches++;
+    if (++this.unsubmitted >= FLUSH_EVERY && !this.timing) this.flush();
+  }
+
+  /** Submits everything recorded so far (without waiting for it). */
+  flush(): void {
+    this.endPass();
+    if (!this.encoder) return;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.unsubmitted = 0;
+    this.batch++;
+    this.counters.submits++;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Timing support (core/webgpu/timing.ts)
+
+  private timing = false;
+
+  /**
+   * Records everything `fn` dispatches in one compute pass that writes a timestamp into `querySet` at
+   * `index` when it starts and at `index + 1` when it ends. `fn` must only record ops (no upload or read,
+   * which would end the pass early).
+   */
+  recordTimed<T>(fn: () => T, querySet: GPUQuerySet, index: number): T {
+    this.check();
+    this.endPass();
+    this.computePass({ querySet, beginningOfPassWriteIndex: index, endOfPassWriteIndex: index + 1 });
+    const serial = this.passSerial;
+    this.timing = true;
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.timing = false;
+    }
+    if (this.passSerial !== serial || !this.pass) throw new Error('timeOp: the timed function ended the compute pass (did it upload or read?)');
+    this.endPass();
+    return result;
+  }
+
+  /** Reads `count` timestamps (nanoseconds) out of a query set. */
+  async readTimestamps(querySet: GPUQuerySet, count: number): Promise<BigInt64Array> {
+    const bytes = count * 8;
+    const resolve = this.device.createBuffer({ size: bytes, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const staging = this.device.createBuffer({ size: bytes, usage: STAGING_USAGE() });
+    this.endPass();
+    const encoder = this.commandEncoder();
+    encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
+    this.flush();
+    await staging.mapAsync(GPUMapMode.READ);
+    const times = new BigInt64Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    resolve.destroy();
+    staging.destroy();
+    await this.settle();
+    this.check(true);
+    return times;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Internals
+
+  private empty(shape: readonly number[], dtype: DType): Tensor {
+    this.check();
+    const bytes = numel(shape) * 4;
+    if (bytes > this.limits.maxStorageBufferBindingSize) {
+      throw new Error(
+        `a ${dtype} tensor of shape ${shapeString(shape)} needs ${mib(bytes)} but this GPU binds at most ${mib(this.limits.maxStorageBufferBindingSize)} per buffer; use a smaller batch or resolution, or --backend cpu`,
+      );
+    }
+    return new Tensor(this, shape, dtype, new GpuStorage(this.pool.acquire(Math.max(bytes, 4)), bytes));
+  }
+
+  private storageOf(t: Tensor): GpuStorage {
+    if (t.backend !== this) throw new Error(`${t} does not live on this WebGPU backend`);
+    const s = t.storage as GpuStorage;
+    if (s.released) throw new Error(`${t} was used after it was disposed`);
+    return s;
+  }
+
+  private createBuffer(size: number, usage: number, label: string): GPUBuffer {
+    this.device.pushErrorScope('out-of-memory');
+    const buffer = this.device.createBuffer({ size, usage, label: `${label} ${size}` });
+    this.watch(this.device.popErrorScope(), (error) =>
+      new Error(`out of GPU memory allocating ${mib(size)} (${mib(this.pool.stats.liveBytes)} in live tensors): ${error.message}; use a smaller batch or resolution, or --backend cpu`),
+    );
+    return buffer;
+  }
+
+  private pipeline(kernel: Kernel): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    const cached = this.pipelines.get(kernel.key);
+    if (cached) {
+      this.counters.pipelineCacheHits++;
+      return cached;
+    }
+    const code = kernel.wgsl();
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code, label: kernel.key });
+    const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' }, label: kernel.key });
+    // Inside the scope too: on an invalid pipeline this fails, and the compile error is the one to report.
+    const layout = pipeline.getBindGroupLayout(0);
+    this.watch(this.device.popErrorScope(), async (error) => {
+      const info = await module.getCompilationInfo();
+      const messages = info.messages.map((m) => `  line ${m.lineNum}:${m.linePos} ${m.type}: ${m.message}`).join('\n');
+      const numbered = code.split('\n').map((line, i) => `${String(i + 1).padStart(4)} ${line}`).join('\n');
+      return new Error(`WebGPU kernel ${kernel.key} is invalid: ${error.message}\n${messages}\n${numbered}`);
+    });
+    const entry = { pipeline, layout };
+    this.pipelines.set(kernel.key, entry);
+    this.counters.pipelinesCompiled++;
+    return entry;
+  }
+
+  /** Turns an error scope's result, when it reports an error, into the backend's failure. */
+  private watch(scope: Promise<GPUError | null>, describe: (error: GPUError) => Error | Promise<Error>): void {
+    this.scopes.push(scope.then(async (error) => {
+      if (error) this.fail(await describe(error));
+    }));
+  }
+
+  /** Waits for every pending error scope, so `failure` is up to date. */
+  private async settle(): Promise<void> {
+    const pending = this.scopes.splice(0);
+    await Promise.all(pending);
+  }
+
+  private fail(error: Error): void {
+    // An invalid pipeline makes every later use of it an error too ("... is invalid due to a previous
+    // error"). Those arrive first (synchronously), the cause later (from its error scope): keep them
+    // apart, so that the cause is what the user sees.
+    if (/due to a previous error/.test(error.message)) this.consequence ??= error;
+    else this.failure ??= error;
+  }
+
+  private consequence: Error | null = null;
+
+  /** Throws the first error so far. `settled`: every error scope has reported, so consequences count too. */
+  private check(settled = false): void {
+    if (this.disposed) throw new Error('the WebGPU backend was disposed');
+    if (this.failure) throw this.failure;
+    if (settled && this.consequence) throw this.consequence;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+
+  private computePass(timestampWrites?: GPUComputePassTimestampWrites): GPUComputePassEncoder {
+    if (!this.pass) {
+      this.pass = this.commandEncoder().beginComputePass(timestampWrites ? { timestampWrites } : {});
+      this.passSerial++;
+    }
+    return this.pass;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+}
+
+/** Elements before and after `axis`: a tensor viewed as [outer, shape[axis], inner]. */
+function around(shape: readonly number[], axis: number): { outer: number; inner: number } {
+  return {
+    outer: shape.slice(0, axis).reduce((a, d) => a * d, 1),
+    inner: shape.slice(axis + 1).reduce((a, d) => a * d, 1),
+  };
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}

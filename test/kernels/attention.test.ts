@@ -1,0 +1,43 @@
+// kernels/attention.ts against the CPU backend, on both paths: head_dim 16, 32, 64, 72 and 6 (not a
+// multiple of 4), token counts of 1, below one tile, not dividing the tile, and several tiles.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as op from '../../core/ops.js';
+import { attentionKernel, type AttentionPath } from '../../kernels/attention.js';
+import { expectParity, kernelBackends, rand, withOverrides } from './parity.js';
+
+const pair = await kernelBackends();
+
+if (pair) {
+  const { gpu } = pair;
+  const paths: AttentionPath[] = ['tiled', ...(gpu.caps.subgroupSize ? ['subgroup' as const] : [])];
+  // [BH, T, hd]
+  const shapes: [number, number, number][] = [[1, 1, 16], [2, 5, 16], [3, 37, 16], [2, 70, 16], [2, 37, 72], [1, 70, 72], [1, 130, 32], [2, 33, 64], [2, 9, 6]];
+  for (const path of paths) {
+    for (const [bh, t, hd] of shapes) {
+      test(`attention bh=${bh} T=${t} hd=${hd} (${path} path)`, async () => {
+        await withOverrides(gpu, { attention: path }, async () => {
+          const q = rand([bh, t, hd], 1), k = rand([bh, t, hd], 2), v = rand([bh, t, hd], 3);
+          await expectParity(pair, 'attention', (q, k, v) => op.attention(q, k, v, hd ** -0.5), [q, k, v]);
+        });
+      });
+    }
+    test(`attention with peaked scores stays exact (${path} path)`, async () => {
+      await withOverrides(gpu, { attention: path }, async () => {
+        // Large logits: without the running max, exp would overflow.
+        const q = rand([2, 37, 16], 4, 30), k = rand([2, 37, 16], 5, 30), v = rand([2, 37, 16], 6);
+        await expectParity(pair, 'attention', (q, k, v) => op.attention(q, k, v, 0.25), [q, k, v]);
+      });
+    });
+  }
+
+  test('attention kernels are specialised per shape and scale, not per head count', () => {
+    const a = attentionKernel(4, 37, 72, 0.1, gpu.caps, 'tiled'), b = attentionKernel(8, 37, 72, 0.1, gpu.caps, 'tiled');
+    assert.is(a.key, b.key);
+    assert.equal([a.grid[1], b.grid[1]], [4, 8]);
+    assert.is.not(a.key, attentionKernel(4, 38, 72, 0.1, gpu.caps, 'tiled').key);
+  });
+}
+
+test.run();

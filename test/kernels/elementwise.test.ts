@@ -1,0 +1,51 @@
+// kernels/elementwise.ts against the CPU backend: broadcasting in every direction, GELU/SiLU over a wide
+// range of arguments, the gated residual.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as op from '../../core/ops.js';
+import { binaryKernel } from '../../kernels/elementwise.js';
+import { expectParity, kernelBackends, rand } from './parity.js';
+
+const pair = await kernelBackends();
+
+if (pair) {
+  const broadcasts: [number[], number[]][] = [
+    [[2, 3, 4], [2, 3, 4]], [[2, 3, 4], [3, 1]], [[4], [2, 3, 4]], [[2, 1, 4], [1, 3, 1]], [[1], [5, 7]], [[5, 7], [1]], [[3, 1, 5], [3, 4, 5]],
+    [[1000], [1000]], [[1], [6, 8]], [[2, 1, 8], [3, 8]], [[7], [7]],
+  ];
+  for (const [a, b] of broadcasts) {
+    test(`add, sub, mul broadcast [${a}] with [${b}]`, async () => {
+      const x = rand(a, 1), y = rand(b, 2);
+      await expectParity(pair, 'add', op.add, [x, y], 1e-6);
+      await expectParity(pair, 'sub', op.sub, [x, y], 1e-6);
+      await expectParity(pair, 'mul', op.mul, [x, y], 1e-6);
+    });
+  }
+
+  test('operands are indexed directly where they match the output, in vec4s where rows allow', () => {
+    const scalar = binaryKernel('add', [2, 3, 5], [5], [2, 3, 5], pair.gpu.caps).wgsl();
+    assert.match(scalar, /a\[i\]/);
+    assert.match(scalar, /b\[\(i % 5u\)\]/);
+    const vec = binaryKernel('add', [2, 3, 8], [8], [2, 3, 8], pair.gpu.caps).wgsl();
+    assert.match(vec, /var<storage, read> a: array<vec4<f32>>/);
+    assert.match(vec, /b\[\(i % 2u\)\]/);
+  });
+
+  test('gelu and silu over [-30, 30] (and a size past one workgroup)', async () => {
+    const x = rand([3000], 3, 10);
+    await expectParity(pair, 'gelu', op.gelu, [x], 1e-6);
+    await expectParity(pair, 'silu', op.silu, [x], 1e-6);
+    const big = new Float32Array([-1e4, -100, -30, 0, 30, 100, 1e4]);
+    await expectParity(pair, 'gelu large', op.gelu, [[big, [7]]], 1e-6);
+    await expectParity(pair, 'silu large', op.silu, [[big, [7]]], 1e-6);
+  });
+
+  for (const [b, t, d] of [[1, 5, 6], [2, 17, 96], [3, 1, 33]]) {
+    test(`gatedResidual [${b}, ${t}, ${d}]`, async () => {
+      await expectParity(pair, 'gatedResidual', op.gatedResidual, [rand([b, t, d], 1), rand([b, d], 2), rand([b, t, d], 3)], 1e-6);
+    });
+  }
+}
+
+test.run();
