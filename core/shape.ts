@@ -37,7 +37,7 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
     if (da !== db && da !== 1 && db !== 1) {
       throw new Error(`cannot broadcast shapes ${shapeString(a)} and ${shapeString(b)}`);
     }
-    out[i] = Math.max(da, db);
+    out[i] = da === 1 ? db : da;
   }
   return out;
 }

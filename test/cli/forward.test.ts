@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
-import { fixture } from '../backends.js';
+import { fixture, testBackends } from '../backends.js';
 import { relError } from '../reference.js';
 
 function capture() {
@@ -28,6 +28,19 @@ test('forward with --cfg-scale writes out and out_cfg matching PyTorch', async (
   const want = readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors;
   for (const k of ['out', 'out_cfg']) assert.ok(relError(got.get(k)!.data, want.get(k)!.data) <= 1e-4, k);
 });
+
+if ((await testBackends()).some((b) => b.name === 'webgpu')) {
+  test('forward --backend webgpu matches PyTorch within 1e-3', async () => {
+    const name = 'dit-d2-h144-hd72-p4';
+    const outPath = tmp('gpu.safetensors');
+    const { io } = capture();
+    assert.is(await main(['forward', '--weights', fixture(`${name}.weights.safetensors`), '--inputs', fixture(`${name}.inputs.safetensors`),
+      '--out', outPath, '--cfg-scale', '4', '--backend', 'webgpu'], io), 0);
+    const got = readSafetensorsF32(outPath).tensors;
+    const want = readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors;
+    for (const k of ['out', 'out_cfg']) assert.ok(relError(got.get(k)!.data, want.get(k)!.data) <= 1e-3, k);
+  });
+}
 
 test('--heads supplies what the checkpoint metadata lacks', async () => {
   const name = 'dit-d1-h64-p8-nosigma';
