@@ -7,11 +7,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import { fixture } from '../backends.js';
+import { capture, expectUserErrors } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 const tmp = (name: string) => join(tmpdir(), `ditto-analyze-${process.pid}-${name}`);
 
 test('analyze: every identity holds (exit 0), tables for people, JSON for programs', async () => {
@@ -82,12 +79,7 @@ test('user mistakes end in one line on stderr and exit code 1', async () => {
     [['analyze', '--trajectories', tmp('missing.safetensors')], /missing\.safetensors/],
     [['analyze', 'table'], /unexpected argument "table"/],
   ];
-  for (const [argv, pattern] of cases) {
-    const { io, err } = capture();
-    assert.is(await main(argv, io), 1, argv.join(' '));
-    assert.match(err.at(-1)!, pattern);
-    assert.ok(!err.join('\n').includes('    at '), 'no stack trace');
-  }
+  await expectUserErrors(cases);
 });
 
 test.run();

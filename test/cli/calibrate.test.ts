@@ -8,11 +8,8 @@ import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { openModel } from '../../models/pretrained.js';
 import { readWeightsFile } from '../../predictors/l2p.js';
 import { calibrationPair, generate } from '../../predictors/pipeline.js';
+import { capture } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 const tmp = (name: string) => join(tmpdir(), `ditto-calibrate-${process.pid}-${name}`);
 
 test('records every step of the calibration runs and fits a W for that step count', async () => {

@@ -9,11 +9,8 @@ import { main } from '../../cli/main.js';
 import { writeSafetensors } from '../../core/safetensors.js';
 import { readWeightsFile } from '../../predictors/l2p.js';
 import { fixture } from '../backends.js';
+import { capture, expectUserErrors } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 const tmp = (name: string) => join(tmpdir(), `ditto-fit-${process.pid}-${name}`);
 const T = fixture('l2p-adam.safetensors');
 
@@ -66,12 +63,7 @@ test('user mistakes end in one line on stderr and exit code 1', async () => {
     [['fit', '--trajectories', T, '--method', 'sgd', ...out], /unknown fit method "sgd"/],
     [['fit', '--trajectories', T, '--method', 'adam'], /missing --out/],
   ];
-  for (const [argv, pattern] of cases) {
-    const { io, err } = capture();
-    assert.is(await main(argv, io), 1, argv.join(' '));
-    assert.match(err.at(-1)!, pattern);
-    assert.ok(!err.join('\n').includes('    at '), 'no stack trace');
-  }
+  await expectUserErrors(cases);
 });
 
 test.run();

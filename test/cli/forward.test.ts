@@ -8,11 +8,8 @@ import { main } from '../../cli/main.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { fixture, testBackends } from '../backends.js';
 import { relError } from '../reference.js';
+import { capture, expectUserErrors } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 
 const tmp = (name: string) => join(tmpdir(), `ditto-cli-${process.pid}-${name}`);
 
@@ -65,12 +62,7 @@ test('user mistakes end in one line on stderr and exit code 1', async () => {
     [['forward', '--bogus'], /Unknown option '--bogus'/],
     [['nonsense'], /unknown command "nonsense"/],
   ];
-  for (const [argv, pattern] of cases) {
-    const { io, err } = capture();
-    assert.is(await main(argv, io), 1, argv.join(' '));
-    assert.match(err.at(-1)!, pattern);
-    assert.ok(!err.join('\n').includes('    at '), 'no stack trace');
-  }
+  await expectUserErrors(cases);
 });
 
 test.run();

@@ -13,11 +13,8 @@ import { readWeightsFile, reuseWeights, writeWeightsFile } from '../../predictor
 import { explicitSchedule, taylorSeerSchedule } from '../../predictors/schedule.js';
 import { fixture } from '../backends.js';
 import { maxRelError, officialRollout, OfficialFoca, OfficialFora, OfficialL2P, OfficialTaylorSeer, smoothFeatures } from '../predictors/official.js';
+import { capture, expectUserErrors } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 const tmp = (name: string) => join(tmpdir(), `ditto-predict-${process.pid}-${name}`);
 
 // One run of the L2P fixture (20 steps x 48) as `features` [20, 6, 8].
@@ -110,12 +107,7 @@ test('user mistakes end in one line on stderr and exit code 1', async () => {
     [[...base, '--method', 'fora', '--interval', '4'], /missing --features/],
     [[...base, '--method', 'fora', '--interval', '4', '--features', '/nonexistent.safetensors'], /nonexistent\.safetensors/],
   ];
-  for (const [argv, pattern] of cases) {
-    const { io, err } = capture();
-    assert.is(await main(argv, io), 1, argv.join(' '));
-    assert.match(err.at(-1)!, pattern);
-    assert.ok(!err.join('\n').includes('    at '), 'no stack trace');
-  }
+  await expectUserErrors(cases);
 });
 
 test.run();

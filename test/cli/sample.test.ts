@@ -6,11 +6,8 @@ import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import { readGrayPng } from '../../cli/png.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
+import { capture } from './harness.js';
 
-function capture() {
-  const out: string[] = [], err: string[] = [];
-  return { io: { print: (l: string) => out.push(l), info: (l: string) => err.push(l) }, out, err };
-}
 const tmp = (name: string) => join(tmpdir(), `ditto-sample-${process.pid}-${name}`);
 
 test('a grid PNG, one row per class, and a JSON summary', async () => {
