@@ -45,9 +45,10 @@ const X_PANEL_FLOATS = 32768;
  * Computes output columns [colStart, colEnd) for every row. colStart is a multiple of 4.
  * Rows go in panels of x small enough to stay in cache while every column block of w streams past
  * them; without this, a tall x (thousands of tokens) is re-read from memory for each column block.
+ * A panel keeps at least 64 rows so each streamed block of w still feeds 16 register tiles.
  */
 export function linearColumns(a: LinearArgs, colStart: number, colEnd: number): void {
-  const rowBlock = Math.max(4, Math.floor(X_PANEL_FLOATS / a.k) & ~3);
+  const rowBlock = Math.max(64, Math.floor(X_PANEL_FLOATS / a.k) & ~3);
   for (let r = 0; r < a.m; r += rowBlock) linearPanel(a, r, Math.min(a.m, r + rowBlock), colStart, colEnd);
 }
 
