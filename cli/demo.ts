@@ -21,7 +21,7 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<void> 
   const runs: Image8[][] = [];
   const result = await runCacheBench({
     model, seeds: model.dit.config.numClasses, intervals: [5, 10], methods: ['taylorseer', 'l2p'],
-    steps: model.card.steps, cfgScale: model.card.cfgScale,
+    steps: model.card.steps, cfgScale: model.card.cfgScale, repeatReference: false,
     onImages: (_run, images) => runs.push(images),
     onProgress: (line) => io.info(line),
   });
