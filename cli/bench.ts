@@ -3,17 +3,23 @@
 import { UserError } from '../core/errors.js';
 import { CACHE_METHODS, formatCacheTable, runCacheBench, type CacheMethod } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
+import { formatKernelTable, runKernelBench } from '../bench/kernels.js';
 import { openModel } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 
 export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torch]
+       ditto bench kernels [--json] [--runs N] [--quick]
        ditto bench cache [--model M] [--seeds 8] [--intervals 5,7,10] [--methods ${CACHE_METHODS.join(',')}]
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
   cpu      CPU matmul at DiT-S shapes vs TensorFlow.js (tfjs-backend-cpu), and one DiT-S/2 forward
            vs PyTorch (tools/time_dit.py, when python3 with torch is installed)
+  kernels  our WGSL matmul (DiT-S and DiT-XL linears) and fused attention vs our CPU backend,
+           TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
+           attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
+           the DiT-S matmuls and the first attention shape), max error against the CPU result
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
@@ -34,7 +40,7 @@ function integers(flags: Flags, name: string, fallback: string): number[] {
 
 export async function benchCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, {
-    json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' },
+    json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' }, quick: { type: 'boolean' },
     model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' }, methods: { type: 'string' },
     trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' }, steps: { type: 'string' },
     cfg: { type: 'string' }, 'save-images': { type: 'string' }, backend: { type: 'string' }, heads: { type: 'string' },
@@ -44,7 +50,13 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     await runCpuBench({ json: flags.bool('json'), runs: flags.integer('runs') ?? 10, torch: !flags.bool('no-torch') }, io);
     return;
   }
-  if (suite !== 'cache') throw new UserError(`unknown benchmark suite "${suite ?? ''}": use cpu or cache\n${benchUsage}`);
+  if (suite === 'kernels') {
+    const quick = flags.bool('quick');
+    const result = await runKernelBench({ runs: flags.integer('runs') ?? (quick ? 3 : 10), quick, onProgress: io.info });
+    io.print(flags.bool('json') ? JSON.stringify(result, null, 2) : formatKernelTable(result));
+    return;
+  }
+  if (suite !== 'cache') throw new UserError(`unknown benchmark suite "${suite ?? ''}": use cpu, kernels or cache\n${benchUsage}`);
   const methods = list(flags, 'methods', 'fora,taylorseer,foca,l2p').map((m) => {
     if (!(CACHE_METHODS as readonly string[]).includes(m)) throw new UserError(`--methods: unknown method "${m}": use ${CACHE_METHODS.join(', ')}`);
     return m as CacheMethod;

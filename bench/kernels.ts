@@ -1,0 +1,427 @@
+// `ditto bench kernels`: our WGSL kernels against what a user would pick instead, measured in one run
+// on one adapter. For the linear layer (matmul) at the DiT-S/2 and DiT-XL/2 shapes and attention at
+// DiT head shapes, each backend gets a row:
+//   webgpu          our kernel (kernels/matmul.ts, the fused flash attention in kernels/attention.ts)
+//   webgpu-unfused  attention only: our matmul, softmax, matmul, the path fused attention replaces
+//   tfjs-webgpu     TensorFlow.js's WebGPU backend, on our own GPUDevice (bench/peers/tfjs-webgpu.ts)
+//   gpujs           gpu.js in its WebGPU mode, on its own device on the same adapter (bench/peers/gpujs.ts)
+//   cpu             our CPU backend, whose result is the reference for every row's max_rel_err
+//
+// Timing. GPU rows report GPU time from timestamp queries written at the start and end of the compute
+// pass (unquantized: see core/webgpu/device.ts), so the CPU's recording, submit and readback are not
+// counted; tfjs reports the same through tf.time's kernelMs. Each row says how it was timed ("timing"):
+//   timestamp      timestamp queries around our pass, or around each pass gpu.js records
+//   tfjs-kernelMs  tf.time(): timestamp queries around each tfjs program, summed
+//   wall-sync      wall clock from recording until the GPU is done (no timestamp queries)
+//   wall-readback  wall clock around the op and the readback of its result
+//   wall           wall clock around a synchronous call (the CPU backend, gpu.js off WebGPU)
+// Every cell warms up (the first run compiles its pipeline) and times one run to estimate its cost,
+// then reports the median of `runs` more; a cell whose runs would take longer than the budget (60 s)
+// runs fewer, at least 3, and its row's "runs" says how many.
+//
+// Error: max|a - b| / max|b| against the CPU backend's result; the CPU row's own is against float64
+// dot products on a sample of outputs.
+
+import { availableParallelism } from 'node:os';
+import { CpuBackend } from '../core/cpu/backend.js';
+import { UserError } from '../core/errors.js';
+import * as op from '../core/ops.js';
+import type { Tensor } from '../core/tensor.js';
+import { createWebGpuBackend, timeOp, type AdapterReport, type WebGpuBackend, type WebGpuResult } from '../core/webgpu/index.js';
+import { attentionFlops } from '../kernels/attention.js';
+import { matmulFlops } from '../kernels/matmul.js';
+import { DIT_S_SHAPES } from './cpu.js';
+import { loadGpujs, type Gpujs } from './peers/gpujs.js';
+import { loadTfjsWebgpu, type TfjsWebgpu } from './peers/tfjs-webgpu.js';
+import { median } from './timing.js';
+
+/** M x K x N of the DiT-XL/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
+export const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [512, 1152, 4608], [512, 4608, 1152]];
+/**
+ * (batch * heads, tokens, head_dim) at batch 2: DiT-S/2 (6 heads of 64) at 256x256 px, DiT-XL/2 (16
+ * heads of 72) at 256x256 px (256 tokens) and 512x512 px (1024 tokens).
+ */
+export const ATTENTION_SHAPES: [number, number, number][] = [[12, 256, 64], [32, 256, 72], [32, 1024, 72]];
+
+export type Timing = 'timestamp' | 'tfjs-kernelMs' | 'wall-sync' | 'wall-readback' | 'wall';
+export type KernelBackendName = 'webgpu' | 'webgpu-unfused' | 'tfjs-webgpu' | 'gpujs' | 'cpu';
+
+/** One timed run of a peer's op, and how it was timed. */
+export interface PeerRun {
+  ms: number;
+  timing: Timing;
+}
+
+/** An op of a peer library on inputs it already holds. */
+export interface PeerOp {
+  run(): Promise<PeerRun>;
+  /** The result, row-major, for the error against the CPU. */
+  read(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+interface RowCommon {
+  backend: KernelBackendName;
+  gflops: number | null;
+  ms: number | null;
+  max_rel_err: number | null;
+  timing: Timing | null;
+  runs: number;
+  /** gpujs: the mode it ran in. */
+  mode?: string;
+  /** Why the row has no numbers. */
+  skipped?: string;
+}
+export type MatmulRow = RowCommon & { kernel: 'matmul'; m: number; k: number; n: number };
+export type AttentionRow = RowCommon & { kernel: 'attention'; bh: number; tokens: number; head_dim: number };
+export type KernelRow = MatmulRow | AttentionRow;
+
+export interface KernelBenchResult {
+  device: AdapterReport & { name: string; node: string; cores: number; cpu_threads: number; peers: Record<string, string> };
+  /** Requested timed runs per cell. */
+  runs: number;
+  rows: KernelRow[];
+}
+
+export interface KernelBenchOptions {
+  /** Timed runs per cell (the median is reported). */
+  runs: number;
+  /** The CI smoke test: the DiT-S matmuls and the first attention shape only. */
+  quick?: boolean;
+  /** Shape lists replacing the defaults (tests). */
+  matmul?: [number, number, number][];
+  attention?: [number, number, number][];
+  /** Benchmark tfjs-webgpu and gpu.js too (default true). */
+  peers?: boolean;
+  /** Seconds one cell may take before its runs are capped. */
+  budgetS?: number;
+  /** A WebGPU backend to borrow (left open); by default one is opened and disposed. */
+  gpu?: WebGpuBackend;
+  /** How to open one (tests simulate a machine without an adapter). */
+  openGpu?: () => Promise<WebGpuResult>;
+  onProgress?: (line: string) => void;
+}
+
+const MIN_RUNS = 3;
+
+/** Deterministic inputs in [-0.5, 0.5]. */
+function filled(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.sin(i * 12.9898 + seed) * 0.5;
+  return a;
+}
+
+/** max|a - b| / max|b|. */
+export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`result has ${a.length} values, the reference ${b.length}`);
+  let d = 0, s = 0;
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    s = Math.max(s, Math.abs(b[i]));
+  }
+  return d / s;
+}
+
+/** `runs` timed runs after `warmup` untimed ones. */
+type Timer = (runs: number, warmup: number) => Promise<{ timesMs: number[]; timing: Timing }>;
+
+function gpuTimer(gpu: WebGpuBackend, fn: () => Tensor): Timer {
+  return async (runs, warmup) => {
+    const t = await timeOp(gpu, fn, { runs, warmup });
+    return { timesMs: t.timesMs, timing: t.method === 'timestamp' ? 'timestamp' : 'wall-sync' };
+  };
+}
+
+/** The CPU backend computes synchronously (its thread pool is joined before an op returns). */
+function cpuTimer(fn: () => Tensor): Timer {
+  return async (runs, warmup) => {
+    for (let i = 0; i < warmup; i++) fn().dispose();
+    const timesMs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const start = performance.now();
+      fn().dispose();
+      timesMs.push(performance.now() - start);
+    }
+    return { timesMs, timing: 'wall' };
+  };
+}
+
+function peerTimer(p: PeerOp): Timer {
+  return async (runs, warmup) => {
+    for (let i = 0; i < warmup; i++) await p.run();
+    const timesMs: number[] = [];
+    let timing: Timing = 'wall';
+    for (let i = 0; i < runs; i++) {
+      const r = await p.run();
+      timesMs.push(r.ms);
+      timing = r.timing;
+    }
+    return { timesMs, timing };
+  };
+}
+
+/**
+ * One cell: a warm-up run and one timed run, whose time estimates the cost, then the median of up to
+ * `runs` more, as many as fit the budget but at least MIN_RUNS.
+ */
+async function measure(timer: Timer, runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }> {
+  const estimate = (await timer(1, 1)).timesMs[0];
+  const planned = Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(estimate, 1e-3))));
+  const timed = await timer(planned, 0);
+  return { ms: median(timed.timesMs), runs: planned, timing: timed.timing };
+}
+
+/** A problem: its shape fields as they appear in a row, FLOPs, and a label. */
+type Problem =
+  | { kernel: 'matmul'; m: number; k: number; n: number }
+  | { kernel: 'attention'; bh: number; tokens: number; head_dim: number };
+
+function flops(p: Problem): number {
+  return p.kernel === 'matmul'
+    ? matmulFlops({ batch: 1, m: p.m, n: p.n, k: p.k, bLayout: 'nk', bBatched: false, bias: false, act: 'none', alpha: 1 })
+    : attentionFlops(p.bh, p.tokens, p.head_dim);
+}
+
+export function label(p: Problem): string {
+  return p.kernel === 'matmul' ? `${p.m}x${p.k}x${p.n}` : `(${p.bh}, ${p.tokens}, ${p.head_dim})`;
+}
+
+function makeRow(p: Problem, backend: KernelBackendName, m: { ms: number; runs: number; timing: Timing }, err: number, extra: Partial<RowCommon> = {}): KernelRow {
+  return { ...p, backend, gflops: flops(p) / m.ms / 1e6, ms: m.ms, max_rel_err: err, timing: m.timing, runs: m.runs, ...extra } as KernelRow;
+}
+
+function skippedRow(p: Problem, backend: KernelBackendName, reason: string, extra: Partial<RowCommon> = {}): KernelRow {
+  return { ...p, backend, gflops: null, ms: null, max_rel_err: null, timing: null, runs: 0, ...extra, skipped: reason } as KernelRow;
+}
+
+/** The CPU result's error against float64 on a sample of outputs. */
+function matmulSampleErr(x: Float32Array, w: Float32Array, out: Float32Array, m: number, k: number, n: number): number {
+  const idx = Array.from({ length: 64 }, (_, i) => (i * 7919) % (m * n));
+  const exact = idx.map((o) => {
+    const i = Math.floor(o / n), j = o % n;
+    let s = 0;
+    for (let kk = 0; kk < k; kk++) s += x[i * k + kk] * w[j * k + kk];
+    return s;
+  });
+  return maxRelErr(idx.map((o) => out[o]), exact);
+}
+
+function attentionSampleErr(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, bh: number, t: number, hd: number, scale: number): number {
+  const got: number[] = [], exact: number[] = [];
+  for (let r = 0; r < 16; r++) {
+    const row = (r * 7919) % (bh * t); // one query row: head * t + query
+    const head = Math.floor(row / t);
+    const scores = Array.from({ length: t }, (_, j) => {
+      let s = 0;
+      for (let d = 0; d < hd; d++) s += q[row * hd + d] * k[(head * t + j) * hd + d];
+      return s * scale;
+    });
+    const max = Math.max(...scores);
+    const p = scores.map((s) => Math.exp(s - max));
+    const sum = p.reduce((a, b) => a + b, 0);
+    for (let d = 0; d < hd; d++) {
+      let o = 0;
+      for (let j = 0; j < t; j++) o += p[j] * v[(head * t + j) * hd + d];
+      exact.push(o / sum);
+      got.push(out[row * hd + d]);
+    }
+  }
+  return maxRelErr(got, exact);
+}
+
+/** Makes Dawn's GPU object navigator.gpu, which is where both peers look for WebGPU. */
+async function provideNavigatorGpu(): Promise<void> {
+  const g = globalThis as { navigator?: { gpu?: GPU } };
+  if (g.navigator?.gpu) return;
+  const { create } = await import('webgpu');
+  // A second Dawn instance, with our flags (exact timestamps): it enumerates the same adapters.
+  // navigator keeps it reachable, which Dawn needs (core/webgpu/device.ts).
+  const gpu = create(['disable-dawn-features=timestamp_quantization']);
+  if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0];
+}
+
+export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBenchResult> {
+  const progress = o.onProgress ?? (() => {});
+  const budgetMs = (o.budgetS ?? 60) * 1000;
+  let gpu = o.gpu;
+  if (!gpu) {
+    const opened = await (o.openGpu ?? createWebGpuBackend)();
+    if (!opened.backend) {
+      throw new UserError(`no WebGPU adapter to benchmark: ${opened.reason}. Install a Vulkan driver: apt-get install mesa-vulkan-drivers (on Debian 12 from bookworm-backports: apt-get install -t bookworm-backports mesa-vulkan-drivers)`);
+    }
+    gpu = opened.backend;
+  }
+  const cpu = new CpuBackend();
+
+  // Peers: load each once; one that fails to load gets a skipped row per problem, with the reason.
+  const peers = o.peers ?? true;
+  if (peers) await provideNavigatorGpu();
+  const tfjs: TfjsWebgpu | string = peers
+    ? await loadTfjsWebgpu(gpu.device, gpu.adapter).catch((e) => `unavailable: ${firstLine(e)} (npm install @tensorflow/tfjs-backend-webgpu)`)
+    : 'not benchmarked (peers off)';
+  const gpujs: Gpujs | string = peers
+    ? await loadGpujs().catch((e) => `unavailable: ${firstLine(e)} (npm install gpu.js)`)
+    : 'not benchmarked (peers off)';
+  const peersInfo: Record<string, string> = {
+    'tfjs-webgpu': typeof tfjs === 'string' ? tfjs : `@tensorflow/tfjs-backend-webgpu ${tfjs.version} on ditto's own GPUDevice`,
+    gpujs: typeof gpujs === 'string' ? gpujs
+      : `gpu.js ${gpujs.version}, mode ${gpujs.mode}` + (gpujs.mode === 'webgpu' ? ', its own GPUDevice on the same adapter (navigator.gpu)' : ` (${gpujs.fallbackReason})`),
+  };
+  const gpujsMode: Partial<RowCommon> = { mode: typeof gpujs === 'string' ? 'unavailable' : gpujs.mode };
+
+  const matmulShapes = o.matmul ?? (o.quick ? DIT_S_SHAPES : [...DIT_S_SHAPES, ...DIT_XL_SHAPES]);
+  const attentionShapes = o.attention ?? (o.quick ? ATTENTION_SHAPES.slice(0, 1) : ATTENTION_SHAPES);
+  const rows: KernelRow[] = [];
+  const report = (r: KernelRow) => {
+    rows.push(r);
+    progress(`${r.kernel} ${label(r)} ${r.backend}: ` + (r.skipped ? `skipped (${r.skipped})`
+      : `${r.gflops!.toFixed(2)} GFLOP/s, ${r.ms!.toFixed(2)} ms (median of ${r.runs}, ${r.timing}), max rel err ${r.max_rel_err!.toExponential(1)}`));
+  };
+
+  /**
+   * Times a peer's op (`make` builds it; a string is why the peer is unavailable) and checks it against
+   * the reference. A peer's failure becomes a skipped row: it is their bug or limit, not ours.
+   */
+  async function peerRow(p: Problem, backend: KernelBackendName, make: string | (() => PeerOp), ref: Float32Array, extra: Partial<RowCommon> = {}): Promise<void> {
+    if (typeof make === 'string') return report(skippedRow(p, backend, make, extra));
+    let peerOp: PeerOp | null = null;
+    try {
+      peerOp = make();
+      const m = await measure(peerTimer(peerOp), o.runs, budgetMs);
+      report(makeRow(p, backend, m, maxRelErr(await peerOp.read(), ref), extra));
+    } catch (e) {
+      report(skippedRow(p, backend, `failed: ${firstLine(e)}`, extra));
+    } finally {
+      peerOp?.dispose();
+    }
+  }
+
+  try {
+    for (const [m, k, n] of matmulShapes) {
+      const p: Problem = { kernel: 'matmul', m, k, n };
+      const x = filled(m * k, 1), w = filled(n * k, 2);
+      // The CPU first: its result is the reference.
+      const cx = cpu.upload(x, [m, k], 'f32'), cw = cpu.upload(w, [n, k], 'f32');
+      const cpuTime = await measure(cpuTimer(() => op.linear(cx, cw)), o.runs, budgetMs);
+      const ref = await readOnce(() => op.linear(cx, cw));
+      cx.dispose();
+      cw.dispose();
+
+      const gx = gpu.upload(x, [m, k], 'f32'), gw = gpu.upload(w, [n, k], 'f32');
+      const ours = await measure(gpuTimer(gpu, () => op.linear(gx, gw)), o.runs, budgetMs);
+      report(makeRow(p, 'webgpu', ours, maxRelErr(await readOnce(() => op.linear(gx, gw)), ref)));
+      gx.dispose();
+      gw.dispose();
+
+      await peerRow(p, 'tfjs-webgpu', typeof tfjs === 'string' ? tfjs : () => tfjs.matmul(x, w, m, k, n), ref);
+      await peerRow(p, 'gpujs', typeof gpujs === 'string' ? gpujs : () => gpujs.matmul(x, w, m, k, n), ref, gpujsMode);
+      report(makeRow(p, 'cpu', cpuTime, matmulSampleErr(x, w, ref, m, k, n)));
+    }
+
+    for (const [bh, t, hd] of attentionShapes) {
+      const p: Problem = { kernel: 'attention', bh, tokens: t, head_dim: hd };
+      const scale = 1 / Math.sqrt(hd);
+      const q = filled(bh * t * hd, 3), k = filled(bh * t * hd, 4), v = filled(bh * t * hd, 5);
+      const [cq, ck, cv] = [q, k, v].map((data) => cpu.upload(data, [bh, t, hd], 'f32'));
+      const cpuTime = await measure(cpuTimer(() => op.attention(cq, ck, cv, scale)), o.runs, budgetMs);
+      const ref = await readOnce(() => op.attention(cq, ck, cv, scale));
+      for (const c of [cq, ck, cv]) c.dispose();
+
+      const [gq, gk, gv] = [q, k, v].map((data) => gpu.upload(data, [bh, t, hd], 'f32'));
+      const fused = () => op.attention(gq, gk, gv, scale);
+      // The unfused path: the scores [bh, t, t] go to memory, softmax reads and rewrites them, P·V reads them.
+      const unfused = () => {
+        const s = gpu.matmul(gq, gk, { transposeB: true, alpha: scale });
+        const probs = op.softmax(s);
+        s.dispose();
+        const out = gpu.matmul(probs, gv, { transposeB: false });
+        probs.dispose();
+        return out;
+      };
+      report(makeRow(p, 'webgpu', await measure(gpuTimer(gpu, fused), o.runs, budgetMs), maxRelErr(await readOnce(fused), ref)));
+      report(makeRow(p, 'webgpu-unfused', await measure(gpuTimer(gpu, unfused), o.runs, budgetMs), maxRelErr(await readOnce(unfused), ref)));
+      for (const g of [gq, gk, gv]) g.dispose();
+
+      await peerRow(p, 'tfjs-webgpu', typeof tfjs === 'string' ? tfjs : () => tfjs.attention(q, k, v, bh, t, hd, scale), ref);
+      await peerRow(p, 'gpujs', typeof gpujs === 'string' ? gpujs : () => gpujs.attention(q, k, v, bh, t, hd, scale), ref, gpujsMode);
+      report(makeRow(p, 'cpu', cpuTime, attentionSampleErr(q, k, v, ref, bh, t, hd, scale)));
+    }
+  } finally {
+    await cpu.pool.close();
+    if (!o.gpu) gpu.dispose();
+  }
+  const device = { ...gpu.adapter, name: gpu.describe(), node: process.version, cores: availableParallelism(), cpu_threads: cpu.pool.threads, peers: peersInfo };
+  return { device, runs: o.runs, rows };
+}
+
+/** Runs `fn` once and reads its result back. */
+async function readOnce(fn: () => Tensor): Promise<Float32Array> {
+  const t = fn();
+  try {
+    return (await t.read()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The table
+
+const COLUMNS: Record<'matmul' | 'attention', KernelBackendName[]> = {
+  matmul: ['webgpu', 'tfjs-webgpu', 'gpujs', 'cpu'],
+  attention: ['webgpu', 'webgpu-unfused', 'tfjs-webgpu', 'gpujs', 'cpu'],
+};
+
+function ratio(a: KernelRow | undefined, b: KernelRow | undefined): string {
+  return a?.gflops && b?.gflops ? `${(a.gflops / b.gflops).toFixed(2)}x` : '-';
+}
+
+/** GFLOP/s (median ms) per backend, ratios, then errors and notes. */
+export function formatKernelTable(r: KernelBenchResult): string {
+  const out: string[] = [];
+  out.push(`WebGPU kernels on ${r.device.name}; Node ${r.device.node}, ${r.device.cores} cores (cpu backend: ${r.device.cpu_threads} threads)`);
+  out.push(`peers: tfjs-webgpu = ${r.device.peers['tfjs-webgpu']}; gpujs = ${r.device.peers.gpujs}`);
+  out.push(`GFLOP/s (median ms) over ${r.runs} runs after warm-up; * = runs capped to fit the time budget (see runs in --json)`);
+  const capped = (row: KernelRow) => row.runs > 0 && row.runs < r.runs;
+  const cell = (row: KernelRow | undefined) => {
+    if (!row) return '';
+    if (row.skipped) return 'skipped';
+    const ms = row.ms! >= 100 ? row.ms!.toFixed(0) : row.ms!.toFixed(2);
+    return `${row.gflops!.toFixed(2)} (${ms} ms)${capped(row) ? '*' : ''}`;
+  };
+  const notes = new Set<string>();
+  for (const kernel of ['matmul', 'attention'] as const) {
+    const rows = r.rows.filter((x) => x.kernel === kernel);
+    if (rows.length === 0) continue;
+    const cols = COLUMNS[kernel];
+    const shapes = [...new Set(rows.map(label))];
+    const ratios = kernel === 'matmul' ? ['webgpu/tfjs'] : ['fused/unfused', 'webgpu/tfjs'];
+    const head = kernel === 'matmul' ? 'matmul M x K x N' : 'attention (BH, T, hd)';
+    out.push('');
+    out.push([head.padEnd(22), ...cols.map((c) => c.padEnd(20)), ...ratios.map((c) => c.padStart(13))].join(' '));
+    for (const shape of shapes) {
+      const by = (b: KernelBackendName) => rows.find((x) => label(x) === shape && x.backend === b);
+      const rs = kernel === 'matmul' ? [ratio(by('webgpu'), by('tfjs-webgpu'))] : [ratio(by('webgpu'), by('webgpu-unfused')), ratio(by('webgpu'), by('tfjs-webgpu'))];
+      out.push([shape.padEnd(22), ...cols.map((c) => cell(by(c)).padEnd(20)), ...rs.map((x) => x.padStart(13))].join(' '));
+    }
+    out.push('max rel err vs cpu'.padEnd(22) + ' ' + cols.map((c) => {
+      const errs = rows.filter((x) => x.backend === c && x.max_rel_err !== null).map((x) => x.max_rel_err!);
+      return (errs.length ? `<= ${Math.max(...errs).toExponential(1)}` : '-').padEnd(20);
+    }).join(' '));
+    for (const x of rows) {
+      if (x.skipped) notes.add(`${x.backend} ${x.kernel} ${label(x)}: ${x.skipped}`);
+    }
+  }
+  const timings = new Map<string, Set<string>>();
+  for (const x of r.rows) if (x.timing) timings.set(x.backend, (timings.get(x.backend) ?? new Set()).add(x.timing));
+  out.push('');
+  out.push(`timing: ${[...timings].map(([b, t]) => `${b} ${[...t].join('/')}`).join(', ')} (see bench/kernels.ts)`);
+  out.push('cpu max rel err: against float64 on sampled outputs; the others: against the cpu result');
+  for (const n of notes) out.push(`note: ${n}`);
+  return out.join('\n');
+}

@@ -1,0 +1,77 @@
+// `ditto bench kernels` as CI runs it: a --quick-style run, cut to one matmul and one attention shape
+// and 2 runs so it stays within seconds on lavapipe, on the test suite's shared WebGPU backend. It
+// checks the JSON the command prints and that our kernels agree with the CPU backend. Without an
+// adapter it is skipped (see test/backends.ts), except for the message a user then gets.
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { formatKernelTable, runKernelBench, type KernelRow } from '../../bench/kernels.js';
+import { UserError } from '../../core/errors.js';
+import { testWebGpu } from '../backends.js';
+
+const gpu = await testWebGpu();
+
+test('without an adapter: one line saying how to install a Vulkan driver, as a UserError', async () => {
+  const noAdapter = async () => ({ backend: null, reason: 'no WebGPU adapter found' } as const);
+  try {
+    await runKernelBench({ runs: 1, quick: true, openGpu: noAdapter });
+    assert.unreachable('should have thrown');
+  } catch (e) {
+    assert.instance(e, UserError);
+    const message = (e as Error).message;
+    assert.not.match(message, '\n');
+    assert.match(message, 'apt-get install');
+    assert.match(message, 'mesa-vulkan-drivers');
+    assert.match(message, 'bookworm-backports');
+  }
+});
+
+if (gpu) {
+  test('a quick run: the JSON shape, and our kernels agree with the CPU', async () => {
+    const result = await runKernelBench({ runs: 2, quick: true, matmul: [[512, 384, 1152]], attention: [[12, 256, 64]], gpu });
+    // What --json prints: NaN and undefined must not hide in it.
+    const json = JSON.parse(JSON.stringify(result)) as typeof result;
+    assert.type(json.device.name, 'string');
+    assert.type(json.device.emulated, 'boolean');
+    assert.type(json.device.timestamps, 'boolean');
+    assert.type(json.device.peers['tfjs-webgpu'], 'string');
+    assert.type(json.device.peers.gpujs, 'string');
+
+    const expected = [
+      ...['webgpu', 'tfjs-webgpu', 'gpujs', 'cpu'].map((b) => `matmul 512x384x1152 ${b}`),
+      ...['webgpu', 'webgpu-unfused', 'tfjs-webgpu', 'gpujs', 'cpu'].map((b) => `attention 12,256,64 ${b}`),
+    ];
+    const key = (r: KernelRow) => `${r.kernel} ${r.kernel === 'matmul' ? `${r.m}x${r.k}x${r.n}` : `${r.bh},${r.tokens},${r.head_dim}`} ${r.backend}`;
+    assert.equal(json.rows.map(key).sort(), expected.sort());
+
+    for (const r of json.rows) {
+      if (r.skipped) {
+        // A peer may be unavailable on some machine; ours never is, and tfjs-webgpu is a dependency.
+        assert.ok(r.backend === 'gpujs', `${key(r)} skipped: ${r.skipped}`);
+        console.log(`bench kernels: ${key(r)} skipped: ${r.skipped}`);
+        assert.is(r.ms, null);
+        continue;
+      }
+      assert.ok(r.ms! > 0 && r.gflops! > 0, key(r));
+      assert.ok(r.runs >= 2, key(r));
+      assert.ok(Number.isFinite(r.max_rel_err), key(r));
+      assert.type(r.timing, 'string');
+      if (r.backend === 'webgpu' || r.backend === 'webgpu-unfused' || r.backend === 'cpu') {
+        assert.ok(r.max_rel_err! < 1e-3, `${key(r)}: max rel err ${r.max_rel_err}`);
+      }
+      if (r.backend === 'webgpu') assert.is(r.timing, gpu.adapter.timestamps ? 'timestamp' : 'wall-sync');
+      if (r.backend === 'cpu') assert.is(r.timing, 'wall');
+    }
+    assert.ok(json.rows.filter((r) => r.backend === 'gpujs').every((r) => typeof r.mode === 'string'), 'gpujs rows say their mode');
+
+    const table = formatKernelTable(result);
+    assert.match(table, 'webgpu/tfjs');
+    assert.match(table, 'fused/unfused');
+    assert.match(table, '512x384x1152');
+  });
+} else {
+  // testWebGpu printed why (once per run); say what that skips here.
+  console.log('bench kernels: the quick run is skipped (no WebGPU adapter)');
+}
+
+test.run();
