@@ -33,7 +33,7 @@ export async function createBackend(choice: BackendChoice, log: (line: string) =
   }
   const cpu = new CpuBackend();
   if (gpu.backend) {
-    log(`backend: cpu, ${cpu.pool.threads} threads (the WebGPU adapter is ${gpu.backend.describe()}, a CPU emulation; --backend webgpu uses it anyway)`);
+    log(`backend: cpu, ${cpu.pool.threads} threads (WebGPU would run on ${gpu.backend.describe()}; --backend webgpu forces it)`);
     gpu.backend.dispose();
   } else {
     log(`backend: cpu, ${cpu.pool.threads} threads (no WebGPU adapter: ${gpu.reason}; for a GPU, ${VULKAN_HINT})`);
