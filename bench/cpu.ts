@@ -15,6 +15,7 @@ import { DiT } from '../models/dit/dit.js';
 import { randomWeights } from '../models/dit/weights.js';
 import { loadTfjsCpu } from './peers/tfjs-cpu.js';
 import { timeMs } from './timing.js';
+import { matmulSampleErr } from './accuracy.js';
 
 /** M x K x N of the DiT-S/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
 export const DIT_S_SHAPES: [number, number, number][] = [[512, 384, 1152], [512, 384, 1536], [512, 1536, 384]];
@@ -42,15 +43,6 @@ function filled(n: number, seed: number): Float32Array {
   return a;
 }
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
-}
-
 /** PyTorch's DiT-S/2 forward time from tools/time_dit.py, or why there is none. */
 function torchForward(runs: number): { median_s: number; torch: string; threads: number } | { unavailable: string } {
   const script = fileURLToPath(new URL('../../tools/time_dit.py', import.meta.url));
@@ -72,16 +64,7 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
     const ms = await timeMs(() => op.linear(tx, tw), o.runs);
     const peer = tfjs.matmul(x, w, m, k, n);
     const peerMs = await timeMs(peer, Math.max(3, Math.ceil(o.runs / 2)), 1);
-    // Error against a float64 dot product on a sample of outputs.
-    const ours = await op.linear(tx, tw).read();
-    const sample = Array.from({ length: 64 }, (_, i) => (i * 7919) % (m * n));
-    const exact = sample.map((idx) => {
-      const i = Math.floor(idx / n), j = idx % n;
-      let s = 0;
-      for (let kk = 0; kk < k; kk++) s += x[i * k + kk] * w[j * k + kk];
-      return s;
-    });
-    const err = relErr(sample.map((idx) => ours[idx]), exact);
+    const err = matmulSampleErr(x, w, (await op.linear(tx, tw).read()) as Float32Array, m, k, n);
     rows.push({ kernel: 'matmul', backend: 'cpu', m, k, n, gflops: flop / ms / 1e6, ms, max_rel_err: err });
     rows.push({ kernel: 'matmul', backend: 'tfjs-cpu', m, k, n, gflops: flop / peerMs / 1e6, ms: peerMs, max_rel_err: NaN });
   }

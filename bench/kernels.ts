@@ -34,6 +34,7 @@ import { DIT_S_SHAPES } from './cpu.js';
 import { loadGpujs, type Gpujs } from './peers/gpujs.js';
 import { loadTfjsWebgpu, type TfjsWebgpu } from './peers/tfjs-webgpu.js';
 import { median } from './timing.js';
+import { matmulSampleErr, maxRelErr } from './accuracy.js';
 
 /** M x K x N of the DiT-XL/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
 export const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [512, 1152, 4608], [512, 4608, 1152]];
@@ -111,17 +112,6 @@ function filled(n: number, seed: number): Float32Array {
   return a;
 }
 
-/** max|a - b| / max|b|. */
-export function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`result has ${a.length} values, the reference ${b.length}`);
-  let d = 0, s = 0;
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    s = Math.max(s, Math.abs(b[i]));
-  }
-  return d / s;
-}
-
 /** `runs` timed runs after `warmup` untimed ones. */
 type Timer = (runs: number, warmup: number) => Promise<{ timesMs: number[]; timing: Timing }>;
 
@@ -192,18 +182,6 @@ function makeRow(p: Problem, backend: KernelBackendName, m: { ms: number; runs: 
 
 function skippedRow(p: Problem, backend: KernelBackendName, reason: string, extra: Partial<RowCommon> = {}): KernelRow {
   return { ...p, backend, gflops: null, ms: null, max_rel_err: null, timing: null, runs: 0, ...extra, skipped: reason } as KernelRow;
-}
-
-/** The CPU result's error against float64 on a sample of outputs. */
-function matmulSampleErr(x: Float32Array, w: Float32Array, out: Float32Array, m: number, k: number, n: number): number {
-  const idx = Array.from({ length: 64 }, (_, i) => (i * 7919) % (m * n));
-  const exact = idx.map((o) => {
-    const i = Math.floor(o / n), j = o % n;
-    let s = 0;
-    for (let kk = 0; kk < k; kk++) s += x[i * k + kk] * w[j * k + kk];
-    return s;
-  });
-  return maxRelErr(idx.map((o) => out[o]), exact);
 }
 
 function attentionSampleErr(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, bh: number, t: number, hd: number, scale: number): number {
