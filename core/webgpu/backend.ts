@@ -25,6 +25,7 @@ import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulPr
 import { softmaxKernel } from '../../kernels/softmax.js';
 import { describeAdapter, type AdapterReport, type GpuContext } from './device.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
+import { gentle } from './polling.js';
 
 /** Submit the recorded commands after this many dispatches, so the GPU starts while we record more. */
 const FLUSH_EVERY = 64;
@@ -152,7 +153,7 @@ export class WebGpuBackend implements Backend {
     this.commandEncoder().copyBufferToBuffer(s.buffer, 0, staging.buffer, 0, bytes);
     this.flush();
     try {
-      await staging.buffer.mapAsync(GPUMapMode.READ, 0, bytes);
+      await gentle(staging.buffer.mapAsync(GPUMapMode.READ, 0, bytes));
     } catch (e) {
       await this.settle();
       throw this.failure ?? this.consequence ?? new Error(`reading a tensor back from the GPU failed: ${(e as Error).message}`);
@@ -177,7 +178,7 @@ export class WebGpuBackend implements Backend {
   async sync(): Promise<void> {
     this.check();
     this.flush();
-    await this.device.queue.onSubmittedWorkDone();
+    await gentle(this.device.queue.onSubmittedWorkDone());
     await this.settle();
     this.check(true);
   }
@@ -380,7 +381,7 @@ export class WebGpuBackend implements Backend {
     encoder.resolveQuerySet(querySet, 0, count, resolve, 0);
     encoder.copyBufferToBuffer(resolve, 0, staging, 0, bytes);
     this.flush();
-    await staging.mapAsync(GPUMapMode.READ);
+    await gentle(staging.mapAsync(GPUMapMode.READ));
     const times = new BigInt64Array(staging.getMappedRange().slice(0));
     staging.unmap();
     resolve.destroy();
@@ -454,7 +455,7 @@ export class WebGpuBackend implements Backend {
   /** Waits for every pending error scope, so `failure` is up to date. */
   private async settle(): Promise<void> {
     const pending = this.scopes.splice(0);
-    await Promise.all(pending);
+    await gentle(Promise.all(pending));
   }
 
   private fail(error: Error): void {
