@@ -68,7 +68,9 @@ export class WebGpuBackend implements Backend {
    * Kernel choices that override the per-adapter defaults, for tests (every path on every adapter)
    * and benchmarks (compare paths and tilings). A forced 'smallM' applies only where M <= 8.
    */
-  readonly overrides: { matmul?: MatmulPath; tiled?: TiledConfig; subgroup?: SubgroupConfig; attention?: AttentionPath } = {};
+  readonly overrides: {
+    matmul?: MatmulPath; tiled?: TiledConfig; subgroup?: SubgroupConfig; attention?: AttentionPath; attentionQueriesPerLane?: number;
+  } = {};
 
   /** Buffer size limits of the device (bytes). */
   readonly limits: GpuContext['limits'];
@@ -261,7 +263,7 @@ export class WebGpuBackend implements Backend {
 
   attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
     const [bh, t, hd] = q.shape;
-    return this.run(attentionKernel(bh, t, hd, scale, this.caps, this.overrides.attention), [q, k, v], q.shape);
+    return this.run(attentionKernel(bh, t, hd, scale, this.caps, this.overrides.attention, this.overrides.attentionQueriesPerLane), [q, k, v], q.shape);
   }
 
   embedding(table: Tensor, ids: Tensor): Tensor {

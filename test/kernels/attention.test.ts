@@ -23,6 +23,18 @@ if (pair) {
         });
       });
     }
+    if (path === 'subgroup') {
+      // The default takes Q = 1 or 2 queries per lane at these lengths; Q = 5 and 16 cover the blocks of
+      // queries in the P·V update (a partial one for 5) and the query rows past T in a workgroup.
+      for (const [queries, [bh, t, hd]] of [[5, [2, 70, 72]], [16, [1, 130, 16]]] as const) {
+        test(`attention bh=${bh} T=${t} hd=${hd} (subgroup path, ${queries} queries per lane)`, async () => {
+          await withOverrides(gpu, { attention: path, attentionQueriesPerLane: queries }, async () => {
+            const q = rand([bh, t, hd], 7), k = rand([bh, t, hd], 8), v = rand([bh, t, hd], 9);
+            await expectParity(pair, 'attention', (q, k, v) => op.attention(q, k, v, hd ** -0.5), [q, k, v]);
+          });
+        });
+      }
+    }
     test(`attention with peaked scores stays exact (${path} path)`, async () => {
       await withOverrides(gpu, { attention: path }, async () => {
         // Large logits: without the running max, exp would overflow.
