@@ -61,14 +61,15 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     if (!(CACHE_METHODS as readonly string[]).includes(m)) throw new UserError(`--methods: unknown method "${m}": use ${CACHE_METHODS.join(', ')}`);
     return m as CacheMethod;
   });
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info);
+  const seeds = flags.integer('seeds') ?? 8;
+  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: seeds });
   const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
   const trajPath = flags.string('trajectories');
   const ablation = flags.string('ablation') === undefined ? undefined : integers(flags, 'ablation', '');
   if (ablation && !trajPath) throw new UserError('--ablation refits l2p on subsets of calibration runs: pass --trajectories T.safetensors');
   const result = await runCacheBench({
     model,
-    seeds: flags.integer('seeds') ?? 8,
+    seeds,
     intervals: integers(flags, 'intervals', '5,7,10'),
     methods,
     steps: flags.integer('steps') ?? model.card.steps,

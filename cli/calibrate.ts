@@ -41,7 +41,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   if (method === 'direct' && !hasScheduleFlags(flags)) throw new UserError('--fit direct fits one schedule: pass --interval N or --full-steps a,b,c');
   const count = flags.integer('trajectories') ?? 50;
   const batch = flags.integer('batch') ?? 10;
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info);
+  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: Math.min(batch, count) });
   const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
   const { dit, card } = model;
   const steps = flags.integer('steps') ?? card.steps;

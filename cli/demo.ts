@@ -13,14 +13,17 @@ export const demoUsage = `usage: ditto demo [--out out/demo.png] [--backend auto
   Samples one digit per class with the bundled model: full compute, then TaylorSeer and L2P at N=5 and
   N=10. Prints speedups and fidelity against full compute, and writes an image grid (rows: methods).`;
 
+/** One digit per class of the bundled model. */
+const DEMO_SAMPLES = 10;
+
 export async function demoCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, { out: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } }, demoUsage);
   const out = flags.string('out') ?? 'out/demo.png';
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info);
+  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: DEMO_SAMPLES });
   const model = openModel(undefined, backend);
   const runs: Image8[][] = [];
   const result = await runCacheBench({
-    model, seeds: model.dit.config.numClasses, intervals: [5, 10], methods: ['taylorseer', 'l2p'],
+    model, seeds: DEMO_SAMPLES, intervals: [5, 10], methods: ['taylorseer', 'l2p'],
     steps: model.card.steps, cfgScale: model.card.cfgScale, repeatReference: false,
     onImages: (_run, images) => runs.push(images),
     onProgress: (line) => io.info(line),

@@ -94,7 +94,8 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   const seed = flags.number('seed') ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw new UserError(`--seed must be a non-negative integer, got ${seed}`);
   const perClass = flags.integer('per-class') ?? 1;
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info);
+  const batch = classArg.split(',').length * perClass;
+  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch });
   const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
   const { card, dit } = model;
   if (out.endsWith('.png') && !card.dataRange) {

@@ -164,6 +164,8 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
     throw e;
   }
   if (!keepOutputs) for (const t of history.values()) t.dispose();
+  // A GPU backend only records the steps: the time counts until its work is done.
+  if (!timing) await x.read();
   stats.seconds = (performance.now() - started) / 1000;
   return keepOutputs ? { x, stats, outputs: kept } : { x, stats };
 }
