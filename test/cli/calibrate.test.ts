@@ -15,14 +15,15 @@ const tmp = (name: string) => join(tmpdir(), `ditto-calibrate-${process.pid}-${n
 test('records every step of the calibration runs and fits a W for that step count', async () => {
   const { io, out } = capture();
   const w = tmp('w.json'), t = tmp('t.safetensors');
-  assert.is(await main(['calibrate', '--trajectories', '3', '--batch', '2', '--steps', '5', '--fit', 'lstsq', '--out', w, '--save-trajectories', t, '--json'], io), 0);
+  assert.is(await main(['calibrate', '--trajectories', '3', '--batch', '2', '--steps', '5', '--fit', 'lstsq', '--out', w, '--save-trajectories', t, '--backend', 'cpu', '--json'], io), 0);
   const summary = JSON.parse(out[0]);
   assert.ok(summary.loss <= summary.reuse_loss, 'the fit is no worse than plain reuse on its own data');
   const weights = readWeightsFile(w, 5);
   assert.is(weights.length, 5);
   const traj = readSafetensorsF32(t).tensors.get('trajectories')!;
   assert.equal(traj.shape, [3, 5, 1, 28, 28]);
-  // Run 2 (the second batch) recorded exactly what a fresh generate of its (class, seed) produces.
+  // Run 2 (the second batch) recorded exactly what a fresh generate of its (class, seed) produces on
+  // the same backend.
   const model = openModel(undefined, new CpuBackend());
   const { cls, seed } = calibrationPair(2, 10);
   const again = await generate({ model, classes: [cls], seeds: [seed], steps: 5, cfgScale: model.card.cfgScale, keepOutputs: true });
