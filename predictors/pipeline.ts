@@ -35,6 +35,8 @@ export interface GenerateOptions {
   /** Forecasts the skipped steps; unused when every step is full. */
   predictor?: Predictor;
   onStep?: (info: StepInfo) => void;
+  /** Wait for the backend at every step, so that onStep reports steps as they finish (see sampleCached). */
+  timing?: boolean;
   /** Also return every step's model output (the guided one), e.g. as calibration trajectories. */
   keepOutputs?: boolean;
 }
@@ -74,6 +76,7 @@ export async function generate(o: GenerateOptions): Promise<Generated> {
     labels,
     flopsPerForward: ditFlopsPerForward(dit, guided ? 2 * n : n),
     onStep: o.onStep,
+    timing: o.timing,
     keepOutputs: o.keepOutputs,
   });
   x.dispose();
