@@ -2,12 +2,15 @@
 // same run. Two parts:
 //   1. the linear layer (matmul) at DiT-S/2 shapes vs TensorFlow.js's CPU backend, in GFLOP/s;
 //   2. one DiT-S/2 forward (batch 2, 4x32x32 latent) vs PyTorch (tools/time_dit.py), when python3 with
-//      torch is installed.
+//      torch is installed, and vs our WebGPU backend where there is an adapter: on a machine without a
+//      GPU that is lavapipe on the same cores, whose LLVM-compiled WGSL is the faster CPU path.
 
 import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import type { Backend } from '../core/backend.js';
 import { CpuBackend } from '../core/cpu/backend.js';
+import { createWebGpuBackend } from '../core/webgpu/index.js';
 import * as op from '../core/ops.js';
 import type { CommandIo } from '../cli/flags.js';
 import { macsPerSample, preset } from '../models/dit/config.js';
@@ -70,10 +73,21 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   }
 
   const config = preset('S/2');
-  const model = new DiT(config, randomWeights(config, backend, 0));
-  const latent = backend.upload(filled(2 * 4 * 32 * 32, 3), [2, 4, 32, 32], 'f32');
-  // V8 needs a few forwards to settle its JIT on every kernel shape: warm up twice.
-  const forwardMs = await timeMs(() => model.forward(latent, [999, 500], [1, 207]), Math.max(3, Math.ceil(o.runs / 2)), 2);
+  /** Wall time of one forward including its read-back (a GPU backend only records until then). */
+  const forwardMs = async (b: Backend) => {
+    const model = new DiT(config, randomWeights(config, b, 0));
+    const latent = b.upload(filled(2 * 4 * 32 * 32, 3), [2, 4, 32, 32], 'f32');
+    // V8 needs a few forwards to settle its JIT on every kernel shape (WebGPU: to compile): warm up twice.
+    return timeMs(async () => {
+      const y = model.forward(latent, [999, 500], [1, 207]);
+      await y.read();
+      y.dispose();
+    }, Math.max(3, Math.ceil(o.runs / 2)), 2);
+  };
+  const ours = await forwardMs(backend);
+  const gpu = await createWebGpuBackend();
+  const webgpu = gpu.backend ? { webgpu_s: (await forwardMs(gpu.backend)) / 1000, webgpu_adapter: gpu.backend.describe() } : { webgpu: `unavailable: ${gpu.reason}` };
+  gpu.backend?.dispose();
   const torch = o.torch ? torchForward(5) : { unavailable: 'skipped (--no-torch)' };
   // Batch 2, two FLOPs per multiply-accumulate.
   const gflop = (2 * 2 * macsPerSample(config)) / 1e9;
@@ -83,8 +97,9 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
     rows,
     dit_forward: {
       model: 'DiT-S/2', batch: 2, gflop,
-      ours_s: forwardMs / 1000,
-      ...('median_s' in torch ? { torch_s: torch.median_s, torch_version: torch.torch, torch_threads: torch.threads, ratio: forwardMs / 1000 / torch.median_s } : { torch: torch.unavailable }),
+      ours_s: ours / 1000,
+      ...webgpu,
+      ...('median_s' in torch ? { torch_s: torch.median_s, torch_version: torch.torch, torch_threads: torch.threads, ratio: ours / 1000 / torch.median_s } : { torch: torch.unavailable }),
     },
   };
   await backend.pool.close();
@@ -103,4 +118,5 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   const f = result.dit_forward;
   io.print(`DiT-S/2 forward, batch 2 (${gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s` +
     ('torch_s' in f ? `, PyTorch ${f.torch_version} (${f.torch_threads} threads) ${f.torch_s!.toFixed(3)} s, ratio ${f.ratio!.toFixed(2)}x` : `; PyTorch: ${f.torch}`));
+  io.print('webgpu_s' in f ? `  ditto webgpu on ${f.webgpu_adapter}: ${f.webgpu_s!.toFixed(3)} s` : `  ditto webgpu: ${f.webgpu}`);
 }
