@@ -32,8 +32,7 @@
 // arithmetic decides what spills. So the scores are blocked by keys (each q vec4, read from memory once,
 // feeds the dot products with 8 broadcast keys, whose 8 running sums stay in registers) and the P·V
 // update by queries (4 output vec4s accumulate over all S keys in registers, each broadcast v vec4
-// serving the 4). At (32, 1024, 72) this blocking took the kernel from 195 to 147 ms, and Q from 4 to
-// 16 (each key load feeding 4x the FLOPs) from 228 to 147 ms in all.
+// serving the 4). At (32, 1024, 72) with Q = 16 the kernel ran 187 ms unblocked and 147 ms blocked.
 
 import { f32, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
 
@@ -164,7 +163,7 @@ function subgroupKernel(bh: number, T: number, hd: number, scale: number, caps: 
   if (!S) throw new Error('the subgroup attention needs a device with a fixed subgroup size');
   const { HD4, bindings, store } = common(hd);
   // Each lane takes Q queries, so every key row loaded and broadcast serves Q times as many FLOPs. On
-  // lavapipe at (32, 1024, 72), Q = 4, 8, 16 ran 42, 57, 66 GFLOP/s. More queries mean more code to
+  // lavapipe at (32, 1024, 72), Q = 4, 8, 16 ran 46, 56, 66 GFLOP/s. More queries mean more code to
   // compile (from cold, about 2 s for Q = 2 and 7 s for Q = 16 at head_dim 72), so the short
   // sequences of tests and small models get Q = 2.
   const Q = queriesPerLane ?? (T <= S ? 1 : T < 256 ? 2 : 16);
