@@ -17,7 +17,8 @@
 //   wall           wall clock around a synchronous call (the CPU backend, gpu.js off WebGPU)
 // Every cell warms up (the first run compiles its pipeline) and times one run to estimate its cost,
 // then reports the median of `runs` more; a cell whose runs would take longer than the budget (60 s)
-// runs fewer, at least 3, and its row's "runs" says how many.
+// runs fewer, at least 3, and its row's "runs" says how many. Fused and unfused attention, whose ratio
+// is the point, take their runs in alternating blocks (measureAlternating).
 //
 // Error: max|a - b| / max|b| against the CPU backend's result; the CPU row's own is against float64
 // dot products on a sample of outputs.
@@ -159,6 +160,32 @@ async function measure(timer: Timer, runs: number, budgetMs: number): Promise<{ 
   const planned = Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(estimate, 1e-3))));
   const timed = await timer(planned, 0);
   return { ms: median(timed.timesMs), runs: planned, timing: timed.timing };
+}
+
+/**
+ * measure() for several timers whose ratio is the point (fused against unfused attention): their runs
+ * alternate in ROUNDS blocks, so that a machine whose speed drifts (a shared one) slows them alike. A
+ * block runs back to back after one untimed run, as measure()'s runs do: single runs between syncs
+ * would time each kernel from an idle GPU, which penalises the path with more dispatches.
+ */
+const ROUNDS = 3;
+
+async function measureAlternating(timers: Timer[], runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }[]> {
+  const estimates: number[] = [];
+  for (const timer of timers) estimates.push((await timer(1, 1)).timesMs[0]);
+  const total = estimates.reduce((a, b) => a + b, 0);
+  const planned = Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(total, 1e-3))));
+  const perBlock = Math.ceil(planned / ROUNDS);
+  const times: number[][] = timers.map(() => []);
+  const timing: Timing[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, timer] of timers.entries()) {
+      const t = await timer(perBlock, 1);
+      times[i].push(...t.timesMs);
+      timing[i] = t.timing;
+    }
+  }
+  return times.map((ts, i) => ({ ms: median(ts), runs: ts.length, timing: timing[i] }));
 }
 
 /** A problem: its shape fields as they appear in a row, FLOPs, and a label. */
@@ -322,8 +349,9 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
         probs.dispose();
         return out;
       };
-      report(makeRow(p, 'webgpu', await measure(gpuTimer(gpu, fused), o.runs, budgetMs), maxRelErr(await readOnce(fused), ref)));
-      report(makeRow(p, 'webgpu-unfused', await measure(gpuTimer(gpu, unfused), o.runs, budgetMs), maxRelErr(await readOnce(unfused), ref)));
+      const [fusedTime, unfusedTime] = await measureAlternating([gpuTimer(gpu, fused), gpuTimer(gpu, unfused)], o.runs, budgetMs);
+      report(makeRow(p, 'webgpu', fusedTime, maxRelErr(await readOnce(fused), ref)));
+      report(makeRow(p, 'webgpu-unfused', unfusedTime, maxRelErr(await readOnce(unfused), ref)));
       for (const g of [gq, gk, gv]) g.dispose();
 
       await peerRow(p, 'tfjs-webgpu', typeof tfjs === 'string' ? tfjs : () => tfjs.attention(q, k, v, bh, t, hd, scale), ref);
