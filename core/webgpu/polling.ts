@@ -14,6 +14,7 @@
 // timer that clearImmediate still cancels); the originals come back when the last wait ends.
 
 import { clearTimeout as clearTimer, setTimeout as setTimer } from 'node:timers';
+import { promisify } from 'node:util';
 
 /** How long a wait polls at full speed before it backs off to a 1 ms timer. */
 const SPIN_MS = 2;
@@ -33,6 +34,8 @@ function install(): void {
     deferred.add(timer);
     return timer;
   };
+  // util.promisify(setImmediate) keeps working: it looks for this property.
+  Object.defineProperty(throttled, promisify.custom, { value: (original.setImmediate as unknown as Record<symbol, unknown>)[promisify.custom] });
   globalThis.setImmediate = throttled as unknown as typeof setImmediate;
   globalThis.clearImmediate = ((handle: NodeJS.Immediate | NodeJS.Timeout | undefined) => {
     if (handle && deferred.has(handle)) clearTimer(handle as NodeJS.Timeout);

@@ -1,6 +1,7 @@
 // gentle(): Dawn's setImmediate polling is throttled while we wait, and only while we wait.
 
 import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as op from '../../../core/ops.js';
@@ -54,6 +55,12 @@ test('the originals come back after the last wait, also when it fails', async ()
     assert.is((e as Error).message, 'lost');
   }
   assert.is(globalThis.setImmediate, si);
+});
+
+test('util.promisify(setImmediate) still resolves with its value inside a wait', async () => {
+  await gentle(async () => {
+    assert.is(await promisify(globalThis.setImmediate)('value'), 'value');
+  });
 });
 
 test('a deferred callback still runs, with its arguments, and clearImmediate still cancels', async () => {
