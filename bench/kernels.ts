@@ -162,14 +162,15 @@ async function measure(timer: Timer, runs: number, budgetMs: number): Promise<{ 
   return { ms: median(timed.timesMs), runs: planned, timing: timed.timing };
 }
 
+/** Blocks per timer in measureAlternating. */
+const ROUNDS = 3;
+
 /**
  * measure() for several timers whose ratio is the point (fused against unfused attention): their runs
  * alternate in ROUNDS blocks, so that a machine whose speed drifts (a shared one) slows them alike. A
  * block runs back to back after one untimed run, as measure()'s runs do: single runs between syncs
  * would time each kernel from an idle GPU, which penalises the path with more dispatches.
  */
-const ROUNDS = 3;
-
 async function measureAlternating(timers: Timer[], runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }[]> {
   const estimates: number[] = [];
   for (const timer of timers) estimates.push((await timer(1, 1)).timesMs[0]);
