@@ -24,6 +24,12 @@ export interface Backend {
   linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor;
   /** Elementwise with NumPy broadcasting; the output has the broadcast shape. */
   binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor;
+  /**
+   * weights[0] * xs[0] + weights[1] * xs[1] + ... over tensors of one shape, in f32 and in that order
+   * (each weight rounded to f32, each product and each partial sum rounded): what a chain of mul and
+   * add ops gives, in one pass. The forecast of a skipped step is one.
+   */
+  linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor;
   unary(op: UnaryOp, x: Tensor): Tensor;
   /**
    * LayerNorm over the last dim without affine parameters, optionally followed by DiT's

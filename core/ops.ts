@@ -57,6 +57,17 @@ export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
 /** a * b with NumPy broadcasting. */
 export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
 
+/** sum_i weights[i] * xs[i] over f32 tensors of one shape (see Backend.linearCombination). */
+export function linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor {
+  if (xs.length === 0) fail('linearCombination', 'no terms');
+  if (weights.length !== xs.length) fail('linearCombination', `${xs.length} tensors but ${weights.length} weights`);
+  requireF32('linearCombination', ...xs);
+  requireSameBackend('linearCombination', xs);
+  for (const t of xs) if (!sameShape(t.shape, xs[0].shape)) fail('linearCombination', `${shapeString(t.shape)} does not match ${shapeString(xs[0].shape)}`);
+  for (const w of weights) if (!Number.isFinite(w)) fail('linearCombination', `weight ${w} is not finite`);
+  return xs[0].backend.linearCombination(xs, weights);
+}
+
 /** A scalar (shape [1]) on the same backend as `like`, for broadcasting. */
 export function scalar(like: Tensor, value: number): Tensor {
   return like.backend.upload(new Float32Array([value]), [1], 'f32');

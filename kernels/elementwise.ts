@@ -1,4 +1,5 @@
-// Elementwise kernels: broadcast add/sub/mul, GELU and SiLU, and DiT's gated residual x + gate[b] * y.
+// Elementwise kernels: broadcast add/sub/mul, GELU and SiLU, DiT's gated residual x + gate[b] * y, and
+// the weighted sums that forecast skipped steps.
 //
 // One invocation computes one output element; a workgroup is 256 of them in a row. These ops read and
 // write every element once and do a few FLOPs each, so they are bound by memory bandwidth and the only
@@ -96,6 +97,36 @@ export function unaryKernel(op: UnaryOp, size: number, caps: KernelCaps): Kernel
   return mapKernel(`unary|${op}`, vec ? size / 4 : size, [{ name: 'x', index: 'i', vec4: vec }], `${op}${vec ? '4' : ''}(x_v)`, caps, {
     prelude: ACTIVATIONS_WGSL,
     vec4: vec,
+  });
+}
+
+/**
+ * The most terms one linearCombination dispatch takes: the shader binds the output, the weights and a
+ * running sum besides them, and a few more bindings buy little once one pass reads 8 inputs.
+ */
+export function combinationTerms(caps: KernelCaps): number {
+  return Math.max(1, Math.min(8, caps.maxStorageBuffers - 3));
+}
+
+/**
+ * out = [acc +] w0 * x0 + w1 * x1 + ... over tensors of `size` elements, summed left to right as a
+ * chain of mul and add ops would. A dispatch has `slots` inputs, of which the first n count: the
+ * buffer `w` holds n and then the weights, and the slots past n (bound to any tensor) are skipped by
+ * a select, so every forecast of a shape shares two pipelines (with and without acc) whatever its
+ * number of terms; compiling one per count cost lavapipe about a second on first use. Longer sums run
+ * as several dispatches, each adding its terms to the previous one's output (acc).
+ */
+export function linearCombinationKernel(size: number, slots: number, accumulate: boolean, caps: KernelCaps): Kernel {
+  const vec = size % 4 === 0;
+  const type = vec ? 'vec4<f32>' : 'f32';
+  const xs = Array.from({ length: slots }, (_, j) => ({ name: `x${j}`, index: 'i', vec4: vec }));
+  const inputs = [{ name: 'w', index: '0u' }, ...(accumulate ? [{ name: 'acc', index: 'i', vec4: vec }] : []), ...xs];
+  let sum = accumulate ? 'acc_v + w[1] * x0_v' : 'w[1] * x0_v';
+  for (let j = 1; j < slots; j++) sum = `term(${sum}, ${u32(j)}, x${j}_v)`;
+  return mapKernel(`linearCombination|${slots}${accumulate ? '+acc' : ''}`, vec ? size / 4 : size, inputs, sum, caps, {
+    vec4: vec,
+    // w_v = w[0] is the number of terms in use (an f32, exact for any count).
+    prelude: `fn term(s: ${type}, j: u32, x: ${type}) -> ${type} { return select(s, s + w[j + 1u] * x, f32(j) < w[0]); }`,
   });
 }
 

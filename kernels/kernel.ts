@@ -20,6 +20,8 @@ export interface KernelCaps {
   maxInvocations: number;
   /** The largest workgroup count per grid dimension (65535 in WebGPU). */
   maxGridDim: number;
+  /** Storage buffers one shader may bind, its output included (8 in WebGPU, far more on most adapters). */
+  maxStorageBuffers: number;
   /** True on a CPU-emulated adapter (lavapipe, SwiftShader): some kernels pick other tilings there. */
   emulated: boolean;
   /**
@@ -30,7 +32,9 @@ export interface KernelCaps {
 }
 
 /** WebGPU's guaranteed minimums: what a kernel may assume on any adapter. */
-export const BASELINE_CAPS: KernelCaps = { maxWorkgroupStorage: 16384, maxInvocations: 256, maxGridDim: 65535, emulated: false, subgroupSize: null };
+export const BASELINE_CAPS: KernelCaps = {
+  maxWorkgroupStorage: 16384, maxInvocations: 256, maxGridDim: 65535, maxStorageBuffers: 8, emulated: false, subgroupSize: null,
+};
 
 export interface Kernel {
   /** Family name and every constant baked into the source; equal keys must mean equal WGSL. */

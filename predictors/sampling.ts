@@ -84,19 +84,15 @@ export interface CachedSamplingResult {
   outputs?: Tensor[];
 }
 
-/** sum_j w_j * history[j] on the backend. */
-function forecastTensor(terms: readonly Term[], history: ReadonlyMap<number, Tensor>, like: Tensor): Tensor {
+/** sum_j w_j * history[j] on the backend, in one pass. */
+function forecastTensor(terms: readonly Term[], history: ReadonlyMap<number, Tensor>): Tensor {
   if (terms.length === 0) throw new Error('cached sampling: the predictor returned no terms');
-  return tidy(() => {
-    let acc: Tensor | null = null;
-    for (const { step, weight } of terms) {
-      const h = history.get(step);
-      if (!h) throw new Error(`cached sampling: the forecast needs step ${step}, which is no longer in the history (predictor.live() must list it)`);
-      const term = op.mul(h, op.scalar(like, weight));
-      acc = acc === null ? term : op.add(acc, term);
-    }
-    return acc!;
+  const xs = terms.map(({ step }) => {
+    const h = history.get(step);
+    if (!h) throw new Error(`cached sampling: the forecast needs step ${step}, which is no longer in the history (predictor.live() must list it)`);
+    return h;
   });
+  return op.linearCombination(xs, terms.map((t) => t.weight));
 }
 
 export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedSamplingResult> {
@@ -129,7 +125,7 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
         stats.flops.model += flopsPerForward;
       } else {
         const terms = predictor.forecast(i);
-        out = forecastTensor(terms, history, x);
+        out = forecastTensor(terms, history);
         termCount = terms.length;
         stats.skipped++;
         stats.flops.saved += flopsPerForward;
@@ -139,7 +135,7 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
       if (keepOutputs) kept.push(out);
       predictor.observe(i, full);
 
-      const next = tidy(() => op.add(op.mul(x, op.scalar(x, xCoef)), op.mul(out, op.scalar(x, outCoef))));
+      const next = op.linearCombination([x, out], [xCoef, outCoef]);
       if (x !== opts.x) x.dispose();
       x = next;
 

@@ -89,6 +89,12 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor {
+    const out = this.empty(xs[0].shape);
+    elementwise.linearCombination(xs.map(f32), weights, f32(out));
+    return out;
+  }
+
   unary(op: UnaryOp, x: Tensor): Tensor {
     const out = this.empty(x.shape);
     elementwise.unary(op, f32(x), f32(out));

@@ -34,6 +34,20 @@ export function binary(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32A
   }
 }
 
+/**
+ * out = w0 * x0 + w1 * x1 + ... in f32, term by term: each store into the Float32Array rounds, and the
+ * product of two f32 values is exact in a double before that rounding.
+ */
+export function linearCombination(xs: readonly Float32Array[], weights: readonly number[], out: Float32Array): void {
+  const n = out.length;
+  const w0 = Math.fround(weights[0]), x0 = xs[0];
+  for (let i = 0; i < n; i++) out[i] = w0 * x0[i];
+  for (let j = 1; j < xs.length; j++) {
+    const w = Math.fround(weights[j]), x = xs[j];
+    for (let i = 0; i < n; i++) out[i] += Math.fround(w * x[i]);
+  }
+}
+
 export function unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
   const f = op === 'gelu' ? gelu : silu;
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);

@@ -17,7 +17,7 @@ import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { attentionKernel, type AttentionPath } from '../../kernels/attention.js';
-import { binaryKernel, gatedResidualKernel, unaryKernel } from '../../kernels/elementwise.js';
+import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/elementwise.js';
 import type { Kernel, KernelCaps } from '../../kernels/kernel.js';
 import { layerNormKernel } from '../../kernels/layernorm.js';
 import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/layout.js';
@@ -237,6 +237,24 @@ export class WebGpuBackend implements Backend {
   binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     const shape = broadcastShapes(a.shape, b.shape);
     return this.run(binaryKernel(op, a.shape, b.shape, shape, this.caps), [a, b], shape);
+  }
+
+  linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor {
+    // One dispatch per `slots` terms, always that many bindings (one pipeline for any count): a short
+    // dispatch binds xs[0] to its unused slots, which the kernel reads but leaves out of the sum.
+    const slots = combinationTerms(this.caps);
+    let acc: Tensor | null = null;
+    for (let start = 0; start < xs.length; start += slots) {
+      const chunk = xs.slice(start, start + slots);
+      const w = this.upload(Float32Array.from([chunk.length, ...weights.slice(start, start + slots)]), [1 + chunk.length], 'f32');
+      while (chunk.length < slots) chunk.push(xs[0]);
+      const kernel = linearCombinationKernel(xs[0].size, slots, acc !== null, this.caps);
+      const next: Tensor = this.run(kernel, [w, ...(acc ? [acc] : []), ...chunk], xs[0].shape);
+      w.dispose();
+      acc?.dispose();
+      acc = next;
+    }
+    return acc!;
   }
 
   unary(op: UnaryOp, x: Tensor): Tensor {

@@ -112,6 +112,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
     maxWorkgroupStorage: Math.max(BASELINE_CAPS.maxWorkgroupStorage, device.limits.maxComputeWorkgroupStorageSize),
     maxInvocations: Math.max(BASELINE_CAPS.maxInvocations, device.limits.maxComputeInvocationsPerWorkgroup),
     maxGridDim: device.limits.maxComputeWorkgroupsPerDimension,
+    maxStorageBuffers: Math.max(BASELINE_CAPS.maxStorageBuffers, device.limits.maxStorageBuffersPerShaderStage),
     emulated,
     subgroupSize: subgroups && sub.subgroupMinSize && sub.subgroupMinSize === sub.subgroupMaxSize ? sub.subgroupMinSize : null,
   };

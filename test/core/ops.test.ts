@@ -54,6 +54,35 @@ for (const be of backends) {
     assert.throws(() => op.add(ta, up([1, 2], [2])), /cannot broadcast/);
   });
 
+  // 1, a few, and more terms than one WebGPU dispatch takes (8); odd and vec4-sized tensors.
+  for (const [terms, size] of [[1, 7], [3, 12], [20, 130]]) {
+    test(name(`linearCombination of ${terms} terms of ${size}`), async () => {
+      const xs = Array.from({ length: terms }, (_, j) => randn(size, 40 + j));
+      const weights = Array.from({ length: terms }, (_, j) => Math.cos(j) * (j + 1));
+      const expected = Array.from({ length: size }, (_, i) => xs.reduce((s, x, j) => s + weights[j] * x[i], 0));
+      const y = op.linearCombination(xs.map((x) => up(x, [size])), weights);
+      close(await values(y), expected, 1e-6, 'linearCombination');
+    });
+  }
+
+  test(name('linearCombination equals the chain of mul and add ops, bit for bit'), async () => {
+    const xs = Array.from({ length: 11 }, (_, j) => up(randn(36, 60 + j), [4, 9]));
+    const weights = xs.map((_, j) => 1 / (j + 3) - 0.2);
+    const chain = tidy(() => xs.reduce<Tensor | null>((acc, x, j) => {
+      const term = op.mul(x, op.scalar(x, weights[j]));
+      return acc === null ? term : op.add(acc, term);
+    }, null)!);
+    assert.equal(await values(op.linearCombination(xs, weights)), await values(chain));
+  });
+
+  test(name('linearCombination refuses mismatched terms'), () => {
+    const a = up([1, 2, 3], [3]), b = up([1, 2], [2]);
+    assert.throws(() => op.linearCombination([a, b], [1, 1]), /\[2\] does not match \[3\]/);
+    assert.throws(() => op.linearCombination([a], [1, 2]), /1 tensors but 2 weights/);
+    assert.throws(() => op.linearCombination([], []), /no terms/);
+    assert.throws(() => op.linearCombination([a], [NaN]), /weight NaN is not finite/);
+  });
+
   test(name('gelu and silu'), async () => {
     const x = randn(50, 9).map((v) => 4 * v);
     close(await values(op.gelu(up(x, [50]))), Array.from(x, refGelu), 1e-6, 'gelu');
