@@ -35,8 +35,9 @@ export function autoBackend(adapter: { emulated: boolean } | null, batch: number
 }
 
 /**
- * The backend for `choice`; `batch` (default 1) is how many images the command puts through the model
- * at once, which auto weighs on an emulated adapter.
+ * The backend for `choice`; `batch` is how many images a sampling command puts through the model at
+ * once, which auto weighs on an emulated adapter. Without it (a single forward: compiling its kernels
+ * would cost more than the CPU backend takes), auto keeps an emulated adapter for batches alone.
  */
 export async function createBackend(choice: BackendChoice, log: (line: string) => void = () => {}, opts: { batch?: number } = {}): Promise<Backend> {
   if (choice === 'cpu') return new CpuBackend();
@@ -53,7 +54,8 @@ export async function createBackend(choice: BackendChoice, log: (line: string) =
   }
   const cpu = new CpuBackend();
   if (gpu.backend) {
-    log(`backend: cpu, ${cpu.pool.threads} threads (WebGPU would run on ${gpu.backend.describe()}, slower for ${batch} image${batch === 1 ? '' : 's'} at once; --backend webgpu forces it)`);
+    const why = opts.batch === undefined ? '' : `, slower for ${batch} image${batch === 1 ? '' : 's'} at once`;
+    log(`backend: cpu, ${cpu.pool.threads} threads (WebGPU would run on ${gpu.backend.describe()}${why}; --backend webgpu forces it)`);
     gpu.backend.dispose();
   } else {
     log(`backend: cpu, ${cpu.pool.threads} threads (no WebGPU adapter: ${gpu.reason}; for a GPU, ${VULKAN_HINT})`);
