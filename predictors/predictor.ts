@@ -3,8 +3,8 @@
 // Every method here forecasts a skipped step's output as a fixed linear combination of outputs
 // already in the history. So a predictor never touches a tensor: it is told which steps' outputs
 // exist (and which of them the model computed), and for a step to forecast it answers with WEIGHTS
-// on history entries. Whoever holds the outputs applies them: the cached sampling loop with tensor
-// ops on the CPU or the GPU (sampling.ts), `ditto predict` on host arrays (rollout.ts), the analyzer
+// on history entries. Whoever holds the outputs applies them: the cached sampling loop with one
+// op.linearCombination on the CPU or the GPU (sampling.ts), `ditto predict` on host arrays (rollout.ts), the analyzer
 // on exact fractions. One answer, three consumers, no duplicated formula.
 //
 // The history holds EVERY step's output, forecast ones included (L2P's official code appends its

@@ -7,9 +7,9 @@
 //     history[i] = out_i                                       (forecasts join the history too)
 //     x = xCoef_i * x + outCoef_i * out_i                      (DDIM and Euler-flow are both linear)
 //
-// On a skipped step no part of the model runs. Everything is scale-and-add through core/ops, inside
-// tidy, so the loop runs unchanged on every backend and frees what it no longer needs: history
-// entries no later forecast can use (predictor.live()) are disposed as soon as they fall out.
+// On a skipped step no part of the model runs. Both sums are one op, op.linearCombination (one pass
+// over the terms, on any backend), and the loop frees what it no longer needs: history entries no
+// later forecast can use (predictor.live()) are disposed as soon as they fall out.
 //
 // The loop knows nothing about guidance or labels: the caller's model function does that (see
 // ditModelFn, which wraps a DiT with or without classifier-free guidance). It only requires the
