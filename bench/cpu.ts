@@ -27,6 +27,10 @@ export interface CpuBenchOptions {
   json: boolean;
   runs: number;
   torch: boolean;
+  /** M x K x N of the matmuls (default: DIT_S_SHAPES). */
+  shapes?: [number, number, number][];
+  /** The DiT preset of the forward (default 'S/2'; PyTorch is timed on DiT-S/2 only). */
+  model?: string;
 }
 
 interface MatmulRow {
@@ -60,19 +64,20 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   const backend = new CpuBackend();
   const tfjs = await loadTfjsCpu();
   const rows: MatmulRow[] = [];
-  for (const [m, k, n] of DIT_S_SHAPES) {
+  for (const [m, k, n] of o.shapes ?? DIT_S_SHAPES) {
     const x = filled(m * k, 1), w = filled(n * k, 2);
     const flop = 2 * m * k * n;
     const tx = backend.upload(x, [m, k], 'f32'), tw = backend.upload(w, [n, k], 'f32');
     const ms = await timeMs(() => op.linear(tx, tw), o.runs);
     const peer = tfjs.matmul(x, w, m, k, n);
-    const peerMs = await timeMs(peer, Math.max(3, Math.ceil(o.runs / 2)), 1);
+    const peerMs = await timeMs(peer.run, Math.max(3, Math.ceil(o.runs / 2)), 1);
     const err = matmulSampleErr(x, w, (await op.linear(tx, tw).read()) as Float32Array, m, k, n);
     rows.push({ kernel: 'matmul', backend: 'cpu', m, k, n, gflops: flop / ms / 1e6, ms, max_rel_err: err });
-    rows.push({ kernel: 'matmul', backend: 'tfjs-cpu', m, k, n, gflops: flop / peerMs / 1e6, ms: peerMs, max_rel_err: NaN });
+    rows.push({ kernel: 'matmul', backend: 'tfjs-cpu', m, k, n, gflops: flop / peerMs / 1e6, ms: peerMs, max_rel_err: matmulSampleErr(x, w, peer.read(), m, k, n) });
   }
 
-  const config = preset('S/2');
+  const modelName = o.model ?? 'S/2';
+  const config = preset(modelName);
   /** Wall time of one forward including its read-back (a GPU backend only records until then). */
   const forwardMs = async (b: Backend) => {
     const model = new DiT(config, randomWeights(config, b, 0));
@@ -88,7 +93,8 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   const gpu = await createWebGpuBackend();
   const webgpu = gpu.backend ? { webgpu_s: (await forwardMs(gpu.backend)) / 1000, webgpu_adapter: gpu.backend.describe() } : { webgpu: `unavailable: ${gpu.reason}` };
   gpu.backend?.dispose();
-  const torch = o.torch ? torchForward(5) : { unavailable: 'skipped (--no-torch)' };
+  const torch = !o.torch ? { unavailable: 'skipped (--no-torch)' }
+    : modelName !== 'S/2' ? { unavailable: `tools/time_dit.py times DiT-S/2, not DiT-${modelName}` } : torchForward(5);
   // Batch 2, two FLOPs per multiply-accumulate.
   const gflop = (2 * 2 * macsPerSample(config)) / 1e9;
 
@@ -96,7 +102,7 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
     machine: { cores: availableParallelism(), threads: backend.pool.threads, node: process.version, tfjs: tfjs.version },
     rows,
     dit_forward: {
-      model: 'DiT-S/2', batch: 2, gflop,
+      model: `DiT-${modelName}`, batch: 2, gflop,
       ours_s: ours / 1000,
       ...webgpu,
       ...('median_s' in torch ? { torch_s: torch.median_s, torch_version: torch.torch, torch_threads: torch.threads, ratio: ours / 1000 / torch.median_s } : { torch: torch.unavailable }),
@@ -116,7 +122,7 @@ export async function runCpuBench(o: CpuBenchOptions, io: CommandIo): Promise<vo
   }
   io.print('');
   const f = result.dit_forward;
-  io.print(`DiT-S/2 forward, batch 2 (${gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s` +
+  io.print(`${f.model} forward, batch 2 (${gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s` +
     ('torch_s' in f ? `, PyTorch ${f.torch_version} (${f.torch_threads} threads) ${f.torch_s!.toFixed(3)} s, ratio ${f.ratio!.toFixed(2)}x` : `; PyTorch: ${f.torch}`));
   io.print('webgpu_s' in f ? `  ditto webgpu on ${f.webgpu_adapter}: ${f.webgpu_s!.toFixed(3)} s` : `  ditto webgpu: ${f.webgpu}`);
 }

@@ -3,8 +3,8 @@
 
 export interface TfjsMatmul {
   version: string;
-  /** y = x · w^T for x [M, K], w [N, K]; returns once the result is computed. */
-  matmul(x: Float32Array, w: Float32Array, m: number, k: number, n: number): () => void;
+  /** y = x · w^T for x [M, K], w [N, K]: `run` returns once the result is computed, `read` returns it. */
+  matmul(x: Float32Array, w: Float32Array, m: number, k: number, n: number): { run(): void; read(): Float32Array };
 }
 
 export async function loadTfjsCpu(): Promise<TfjsMatmul> {
@@ -23,10 +23,19 @@ export async function loadTfjsCpu(): Promise<TfjsMatmul> {
       matmul(x, w, m, k, n) {
         const a = tf.tensor2d(x, [m, k]);
         const b = tf.tensor2d(w, [n, k]);
-        return () => {
-          const y = tf.matMul(a, b, false, true);
-          y.dataSync();
-          y.dispose();
+        const product = () => tf.matMul(a, b, false, true);
+        return {
+          run() {
+            const y = product();
+            y.dataSync();
+            y.dispose();
+          },
+          read() {
+            const y = product();
+            const data = y.dataSync() as Float32Array;
+            y.dispose();
+            return data;
+          },
         };
       },
     };
