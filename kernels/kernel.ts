@@ -93,6 +93,25 @@ export function rowPlan(dim: number, caps: KernelCaps): RowPlan {
 }
 
 /**
+ * The start of a row kernel's main (LayerNorm, softmax): `row` (from the flat grid index `index`),
+ * `base` (the row's offset in x, a constant D in scope), `half` for the reductions, and
+ * `v[j] = x[base + lid + jW]`, with `pad` in the slots past D, each also fed to `accumulate` (WGSL
+ * statements using v[j]). Every invocation takes part in the reductions (barriers must be reached by
+ * all), so a workgroup past the last row computes on a clamped row and only skips the store.
+ */
+export function rowLoad(plan: RowPlan, rows: number, index: string, pad: string, accumulate: string): string {
+  return `let row = ${index};
+  let base = min(row, ${u32(rows - 1)}) * D;
+  let half = ${opaque(plan.W / 2)};
+  var v: array<f32, ${plan.per}>;
+  for (var j = 0u; j < ${u32(plan.per)}; j++) {
+    let d = lid + j * ${u32(plan.W)};
+    v[j] = select(${pad}, x[base + min(d, D - 1u)], d < D);
+    ${accumulate}
+  }`;
+}
+
+/**
  * WGSL for `fn name(value: f32, lid: u32, half: u32) -> f32`: every invocation of the workgroup passes
  * its value and gets the combination of all of them (`op` 'add' or 'max'). The tree form halves the
  * active invocations per step, so it takes log2(W) barriers; the final barrier lets the scratch memory

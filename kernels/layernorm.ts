@@ -8,7 +8,7 @@
 // catastrophically when |mean| is large next to the spread. W and the kind of reduction (a tree in
 // workgroup memory, or subgroup operations on lavapipe) come from `rowPlan` in kernels/kernel.ts.
 
-import { f32, flatGrid, opaque, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
+import { f32, flatGrid, rowLoad, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 /**
  * LayerNorm of `rows` rows of length `dim`. With `modulateTokens` set, shift and scale are [B, dim]
@@ -32,18 +32,8 @@ ${rowReduce('sum', plan, 'add')}
 const D = ${u32(dim)};
 @compute @workgroup_size(${W})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = ${index};
-  // Every invocation takes part in the reductions (barriers must be reached by all), so a workgroup
-  // past the last row computes on a clamped row and only skips the store.
-  let base = min(row, ${u32(rows - 1)}) * D;
-  let half = ${opaque(W / 2)};
-  var v: array<f32, ${per}>;
   var s = 0.0f;
-  for (var j = 0u; j < ${u32(per)}; j++) {
-    let d = lid + j * ${u32(W)};
-    v[j] = select(0.0f, x[base + min(d, D - 1u)], d < D);
-    s += v[j];
-  }
+  ${rowLoad(plan, rows, index, '0.0f', 's += v[j];')}
   let mean = sum(s, lid, half) / f32(D);
   var q = 0.0f;
   for (var j = 0u; j < ${u32(per)}; j++) {

@@ -6,7 +6,7 @@
 // however large the logits are. (Attention does not use this kernel: kernels/attention.ts folds the
 // softmax into a running max and sum and never materialises the score rows.)
 
-import { flatGrid, opaque, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
+import { flatGrid, rowLoad, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 export function softmaxKernel(rows: number, dim: number, caps: KernelCaps): Kernel {
   const plan = rowPlan(dim, caps);
@@ -24,16 +24,9 @@ ${rowReduce('rowSum', plan, 'add')}
 const D = ${u32(dim)};
 @compute @workgroup_size(${W})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = ${index};
-  let base = min(row, ${u32(rows - 1)}) * D;
-  let half = ${opaque(W / 2)};
-  var v: array<f32, ${per}>;
+  // Slots past the row hold the lowest f32, which moves no max; the exp loop zeroes them.
   var m = -3.4028234e38f;
-  for (var j = 0u; j < ${u32(per)}; j++) {
-    let d = lid + j * ${u32(W)};
-    v[j] = x[base + min(d, D - 1u)];
-    if (d < D) { m = max(m, v[j]); }
-  }
+  ${rowLoad(plan, rows, index, '-3.4028234e38f', 'm = max(m, v[j]);')}
   m = rowMax(m, lid, half);
   var s = 0.0f;
   for (var j = 0u; j < ${u32(per)}; j++) {
