@@ -19,6 +19,8 @@ export interface Backend {
   upload(data: HostArray, shape: readonly number[], dtype: DType): Tensor;
   read(t: Tensor): Promise<HostArray>;
   release(storage: Storage): void;
+  /** Resolves once every op issued so far has finished (a GPU backend only records them until then). */
+  sync(): Promise<void>;
 
   /** y[M,N] = act(x[M,K] · w[N,K]^T + bias[N]): PyTorch's Linear layout, weights never transposed. */
   linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor;

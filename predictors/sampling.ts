@@ -148,7 +148,7 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
         }
       }
 
-      if (timing) await x.read();
+      if (timing) await x.backend.sync();
       const seconds = (performance.now() - stepStart) / 1000;
       stats.stepSeconds.push(seconds);
       onStep?.({ step: i, steps: schedule.steps, full, terms: termCount, seconds });
@@ -161,7 +161,7 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
   }
   if (!keepOutputs) for (const t of history.values()) t.dispose();
   // A GPU backend only records the steps: the time counts until its work is done.
-  if (!timing) await x.read();
+  await x.backend.sync();
   stats.seconds = (performance.now() - started) / 1000;
   return keepOutputs ? { x, stats, outputs: kept } : { x, stats };
 }

@@ -89,6 +89,9 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  /** Ops here finish before they return: nothing to wait for. */
+  async sync(): Promise<void> {}
+
   linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor {
     const out = this.empty(xs[0].shape);
     elementwise.linearCombination(xs.map(f32), weights, f32(out));
