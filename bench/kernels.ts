@@ -155,9 +155,13 @@ function peerTimer(p: PeerOp): Timer {
  * One cell: a warm-up run and one timed run, whose time estimates the cost, then the median of up to
  * `runs` more, as many as fit the budget but at least MIN_RUNS.
  */
+/** `runs`, or fewer (at least MIN_RUNS) where runs of `estimateMs` each would overrun the budget. */
+function plannedRuns(estimateMs: number, runs: number, budgetMs: number): number {
+  return Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(estimateMs, 1e-3))));
+}
+
 async function measure(timer: Timer, runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }> {
-  const estimate = (await timer(1, 1)).timesMs[0];
-  const planned = Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(estimate, 1e-3))));
+  const planned = plannedRuns((await timer(1, 1)).timesMs[0], runs, budgetMs);
   const timed = await timer(planned, 0);
   return { ms: median(timed.timesMs), runs: planned, timing: timed.timing };
 }
@@ -174,9 +178,7 @@ const ROUNDS = 3;
 async function measureAlternating(timers: Timer[], runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }[]> {
   const estimates: number[] = [];
   for (const timer of timers) estimates.push((await timer(1, 1)).timesMs[0]);
-  const total = estimates.reduce((a, b) => a + b, 0);
-  const planned = Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(total, 1e-3))));
-  const perBlock = Math.ceil(planned / ROUNDS);
+  const perBlock = Math.ceil(plannedRuns(estimates.reduce((a, b) => a + b, 0), runs, budgetMs) / ROUNDS);
   const times: number[][] = timers.map(() => []);
   const timing: Timing[] = [];
   for (let round = 0; round < ROUNDS; round++) {
