@@ -6,14 +6,19 @@
 // least-squares problem, and its diagonal gives the projection residuals of the analyzer:
 // L[t][t]^2 = ||F(t) - Proj_{span F(0..t-1)} F(t)||^2 (Gram-Schmidt, done on the Gram matrix).
 
-/** Row-major n x n lower-triangular factor with A = L L^T, or null if a pivot is not positive. */
-export function cholesky(a: Float64Array, n: number): Float64Array | null {
+/**
+ * The elimination both factorisations below share, column by column: `pivot(j, d)` turns what is left
+ * of A[j][j] (A[j][j] minus the squares already in row j of L) into L[j][j], a positive number, 0 to
+ * leave column j empty, or null to give up; the column below the diagonal follows from it.
+ */
+function eliminate(a: Float64Array, n: number, pivot: (j: number, d: number) => number | null): Float64Array | null {
   const l = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
     let d = a[j * n + j]!;
     for (let k = 0; k < j; k++) d -= l[j * n + k]! ** 2;
-    if (!(d > 0)) return null;
-    const ljj = Math.sqrt(d);
+    const ljj = pivot(j, d);
+    if (ljj === null) return null;
+    if (ljj === 0) continue;
     l[j * n + j] = ljj;
     for (let i = j + 1; i < n; i++) {
       let s = a[i * n + j]!;
@@ -22,6 +27,11 @@ export function cholesky(a: Float64Array, n: number): Float64Array | null {
     }
   }
   return l;
+}
+
+/** Row-major n x n lower-triangular factor with A = L L^T, or null if a pivot is not positive. */
+export function cholesky(a: Float64Array, n: number): Float64Array | null {
+  return eliminate(a, n, (_, d) => (d > 0 ? Math.sqrt(d) : null));
 }
 
 /** Solves (L L^T) x = b using the leading t x t block of the n x n factor L. */
@@ -73,25 +83,12 @@ export function submatrix(a: Float64Array, n: number, idx: readonly number[]): F
  * skipped, as Gram-Schmidt would).
  */
 export function projectionResiduals(g: Float64Array, n: number): Float64Array {
-  const l = new Float64Array(n * n);
   const res = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    const norm2 = g[j * n + j]!;
-    let d = norm2;
-    for (let k = 0; k < j; k++) d -= l[j * n + k]! ** 2;
-    // Below this the residual is rounding noise of the subtraction, not signal.
-    if (d <= norm2 * 1e-13) {
-      res[j] = 0;
-      continue; // column j of L stays 0: v_j adds no new direction
-    }
-    const ljj = Math.sqrt(d);
-    res[j] = ljj;
-    l[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = g[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * n + k]! * l[j * n + k]!;
-      l[i * n + j] = s / ljj;
-    }
-  }
+  eliminate(g, n, (j, d) => {
+    // Below this the residual is rounding noise of the subtraction, not signal: v_j adds no new
+    // direction, and column j of L stays 0.
+    res[j] = d <= g[j * n + j]! * 1e-13 ? 0 : Math.sqrt(d);
+    return res[j]!;
+  });
   return res;
 }
