@@ -5,7 +5,7 @@
 
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { writePng } from '../cli/png.js';
+import { writePng } from '../models/png.js';
 import { UserError } from '../core/errors.js';
 import { toImages, type Image8 } from '../models/image.js';
 import type { OpenedModel } from '../models/pretrained.js';

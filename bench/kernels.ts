@@ -1,7 +1,7 @@
 // `ditto bench kernels`: our WGSL kernels against what a user would pick instead, measured in one run
 // on one adapter. For the linear layer (matmul) at the DiT-S/2 and DiT-XL/2 shapes and attention at
 // DiT head shapes, each backend gets a row:
-//   webgpu          our kernel (kernels/matmul.ts, the fused flash attention in kernels/attention.ts)
+//   webgpu          our kernel (kernels/webgpu/matmul.ts, the fused flash attention in kernels/webgpu/attention.ts)
 //   webgpu-unfused  attention only: our matmul, softmax, matmul, the path fused attention replaces
 //   tfjs-webgpu     TensorFlow.js's WebGPU backend, on our own GPUDevice (bench/peers/tfjs-webgpu.ts)
 //   gpujs           gpu.js in its WebGPU mode, on its own device on the same adapter (bench/peers/gpujs.ts)
@@ -29,8 +29,8 @@ import { UserError } from '../core/errors.js';
 import * as op from '../core/ops.js';
 import type { Tensor } from '../core/tensor.js';
 import { createWebGpuBackend, gentle, timeOp, type AdapterReport, type WebGpuBackend, type WebGpuResult } from '../core/webgpu/index.js';
-import { attentionFlops } from '../kernels/attention.js';
-import { matmulFlops } from '../kernels/matmul.js';
+import { attentionFlops } from '../kernels/webgpu/attention.js';
+import { matmulFlops } from '../kernels/webgpu/matmul.js';
 import { DIT_S_SHAPES } from './cpu.js';
 import { loadGpujs, type Gpujs } from './peers/gpujs.js';
 import { loadTfjsWebgpu, type TfjsWebgpu } from './peers/tfjs-webgpu.js';

@@ -7,7 +7,7 @@ import { grid, upscale, type Image8 } from '../models/image.js';
 import { openModel } from '../models/pretrained.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
-import { writePng } from './png.js';
+import { writePng } from '../models/png.js';
 
 export const demoUsage = `usage: ditto demo [--out out/demo.png] [--backend auto|cpu|webgpu] [--json]
   Samples one digit per class with the bundled model: full compute, then TaylorSeer and L2P at N=5 and

@@ -16,7 +16,7 @@ import type { Predictor } from '../predictors/predictor.js';
 import { fullSchedule, speedup, type Schedule } from '../predictors/schedule.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
-import { writePng } from './png.js';
+import { writePng } from '../models/png.js';
 import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
 import { progress } from './progress.js';
 

@@ -1,4 +1,4 @@
-// The one interface every compute backend implements (CPU in core/cpu, WebGPU in core/webgpu).
+// The one interface every compute backend implements (CPU in core/cpu, WebGPU in core/webgpu; their kernels in kernels/cpu and kernels/webgpu).
 // Models never call a backend directly: they call core/ops.ts, which checks shapes and dtypes and
 // then calls these methods. A backend may therefore assume valid, contiguous inputs.
 // Every op returns a new tensor; none writes into its inputs.

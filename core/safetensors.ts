@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { UserError } from './errors.js';
+import { requireRegularFile, writeFileAtomic } from './files.js';
 import { numel } from './shape.js';
 
 export type SafeDType =
@@ -76,6 +77,7 @@ export class SafetensorsFile {
   /** Open a file and validate its header and layout. Only the header is read; the fd stays open. */
   static open(path: string): SafetensorsFile {
     requireLittleEndianHost();
+    requireRegularFile(path, 'safetensors file');
     let fd: number;
     try {
       fd = fs.openSync(path, 'r');
@@ -529,24 +531,7 @@ export function writeSafetensors(
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(header.length));
 
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = fs.openSync(temp, 'w');
-  try {
-    try {
-      for (const chunk of [length, header, ...blobs]) writeAll(fd, chunk);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(temp, path);
-  } catch (err) {
-    fs.rmSync(temp, { force: true });
-    throw err;
-  }
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+  writeFileAtomic(path, [length, header, ...blobs]);
 }
 
 /** The tensor's little-endian bytes. Data already in the right typed array is used without a copy. */
@@ -589,6 +574,7 @@ function encodeTensor(name: string, t: TensorToWrite): Uint8Array {
       throw fail(`cannot write dtype ${JSON.stringify(t.dtype)}`);
   }
 }
+
 
 // ---- Convenience -------------------------------------------------------------------------------
 

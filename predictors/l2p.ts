@@ -14,8 +14,8 @@
 // The weight file is the official one: a JSON (or Python repr) list of S lists of S floats, upper
 // triangle 0, the last row unused (it would forecast step S) and left at its initial value.
 
-import * as fs from 'node:fs';
 import { UserError } from '../core/errors.js';
+import { readTextFile, writeFileAtomic } from '../core/files.js';
 import { StepOrder, type Predictor, type Term } from './predictor.js';
 
 export type Weights = number[][];
@@ -53,13 +53,7 @@ export function parseWeights(text: string, source: string, steps?: number): Weig
 }
 
 export function readWeightsFile(path: string, steps?: number): Weights {
-  let text: string;
-  try {
-    text = fs.readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new UserError(`${path}: cannot read the weight file (${(e as Error).message})`);
-  }
-  return parseWeights(text, path, steps);
+  return parseWeights(readTextFile(path, 'weight file'), path, steps);
 }
 
 /** One row per line, so a 50x50 file stays readable and diffable; JSON.parse and Python's eval read it. */
@@ -69,7 +63,7 @@ export function formatWeights(w: Weights): string {
 
 export function writeWeightsFile(path: string, w: Weights): void {
   validateWeights(w, path);
-  fs.writeFileSync(path, formatWeights(w));
+  writeFileAtomic(path, formatWeights(w));
 }
 
 /** Plain reuse, the official initialisation: W[r][r] = 1. */

@@ -5,8 +5,8 @@
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
-import * as elementwise from './elementwise.js';
-import * as layout from './layout.js';
+import * as elementwise from '../../kernels/cpu/elementwise.js';
+import * as layout from '../../kernels/cpu/layout.js';
 import { ThreadPool } from './threads.js';
 
 export class CpuStorage implements Storage {

@@ -9,7 +9,7 @@
 
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { parallelKernels, type KernelArgs, type ParallelKernel } from './kernels.js';
+import { parallelKernels, type KernelArgs, type ParallelKernel } from '../../kernels/cpu/parallel.js';
 
 export const IDLE = 0;
 export const BUSY = 1;

@@ -2,7 +2,7 @@
 // See threads.ts for the protocol.
 
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
-import { parallelKernels } from './kernels.js';
+import { parallelKernels } from '../../kernels/cpu/parallel.js';
 import { BUSY, FAILED, IDLE, type Job } from './threads.js';
 
 const { port, slots, index } = workerData as { port: MessagePort; slots: Int32Array; index: number };

@@ -2,7 +2,7 @@
 // kernel from kernels/.
 //
 // How an op runs: the kernel family turns the op's shapes into WGSL with every size baked in plus a
-// cache key (kernels/kernel.ts); the backend compiles each key once (the pipeline cache), takes an
+// cache key (kernels/webgpu/kernel.ts); the backend compiles each key once (the pipeline cache), takes an
 // output buffer from the pool (core/webgpu/pool.ts), and records the dispatch into an open compute pass.
 // Nothing is sent to the GPU until `read()` needs a result (or FLUSH_EVERY dispatches pile up, so the
 // GPU can start on a long forward while the CPU is still recording it). A whole DiT forward is thus a
@@ -16,13 +16,13 @@
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
-import { attentionKernel, type AttentionPath } from '../../kernels/attention.js';
-import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/elementwise.js';
-import type { Kernel, KernelCaps } from '../../kernels/kernel.js';
-import { layerNormKernel } from '../../kernels/layernorm.js';
-import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/layout.js';
-import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/matmul.js';
-import { softmaxKernel } from '../../kernels/softmax.js';
+import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attention.js';
+import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
+import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
+import { layerNormKernel } from '../../kernels/webgpu/layernorm.js';
+import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/webgpu/layout.js';
+import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/webgpu/matmul.js';
+import { softmaxKernel } from '../../kernels/webgpu/softmax.js';
 import { describeAdapter, type AdapterReport, type GpuContext } from './device.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
 import { gentle } from './polling.js';

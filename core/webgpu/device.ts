@@ -10,7 +10,7 @@
 //   SwiftShader. It runs every kernel correctly but slowly, so we report it as `emulated` and let
 //   `--backend auto` prefer the CPU backend there.
 
-import { BASELINE_CAPS, type KernelCaps } from '../../kernels/kernel.js';
+import { BASELINE_CAPS, type KernelCaps } from '../../kernels/webgpu/kernel.js';
 
 /** What we tell the user about the adapter. */
 export interface AdapterReport {

@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCacheBench } from '../../bench/cache.js';
 import { psnr, ssim } from '../../bench/metrics.js';
-import { readGrayPng } from '../../cli/png.js';
+import { readGrayPng } from '../../models/png.js';
 import { CpuBackend } from '../../core/cpu/backend.js';
 import { openModel } from '../../models/pretrained.js';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
-import { readGrayPng } from '../../cli/png.js';
+import { readGrayPng } from '../../models/png.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { capture } from './harness.js';
 

@@ -315,7 +315,7 @@ test('asking for a missing tensor names the tensor and the file', () => {
 
 test('a missing file is a UserError', () => {
   const p = path.join(dir, 'does-not-exist.safetensors');
-  expectUserError(() => SafetensorsFile.open(p), p, 'cannot open');
+  expectUserError(() => SafetensorsFile.open(p), p, 'no such safetensors file');
 });
 
 // ---- Malformed files ----------------------------------------------------------------------------

@@ -62,7 +62,7 @@ test('bad matrices are one-line user errors', () => {
     assert.throws(() => validateWeights(w, 'W.json', steps), (e: Error) => e instanceof UserError && pattern.test(e.message) && !e.message.includes('\n'), String(pattern));
   }
   assert.throws(() => parseWeights('[[1.0, 0.0], [nan, 1.0]]', 'W.json'), (e: Error) => e instanceof UserError && /NaN or Infinity/.test(e.message));
-  assert.throws(() => readWeightsFile('/nonexistent/W.json'), (e: Error) => e instanceof UserError && /cannot read/.test(e.message));
+  assert.throws(() => readWeightsFile('/nonexistent/W.json'), (e: Error) => e instanceof UserError && /no such weight file/.test(e.message));
 });
 
 test.run();

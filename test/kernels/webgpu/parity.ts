@@ -1,12 +1,12 @@
 // What the kernel tests share: the WebGPU backend next to the CPU backend, and a check that an op gives
-// the same numbers on both. The CPU backend is the reference semantics (core/cpu); kernels/ must match it.
+// the same numbers on both. The CPU backend is the reference semantics (kernels/cpu); the WGSL kernels must match it.
 
 import * as assert from 'uvu/assert';
-import type { Backend } from '../../core/backend.js';
-import type { DType, HostArray, Tensor } from '../../core/tensor.js';
-import type { WebGpuBackend } from '../../core/webgpu/index.js';
-import { testBackends, testWebGpu } from '../backends.js';
-import { randn, relError } from '../reference.js';
+import type { Backend } from '../../../core/backend.js';
+import type { DType, HostArray, Tensor } from '../../../core/tensor.js';
+import type { WebGpuBackend } from '../../../core/webgpu/index.js';
+import { testBackends, testWebGpu } from '../../backends.js';
+import { randn, relError } from '../../reference.js';
 
 export interface Pair {
   gpu: WebGpuBackend;

@@ -2,7 +2,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readGrayPng, writePng } from '../../cli/png.js';
+import { readGrayPng, writePng } from '../../models/png.js';
 import { grid, toImages } from '../../models/image.js';
 
 test('a gray grid survives a PNG round trip byte for byte', () => {

@@ -10,7 +10,8 @@
 // Work is split across threads by output columns (blocks of w rows): each thread streams its own
 // slice of the weight matrix, and a small M (the adaLN projection, M = batch) still parallelises.
 
-import type { Activation } from '../backend.js';
+import type { Activation } from '../../core/backend.js';
+import { activate } from './activations.js';
 
 export interface LinearArgs {
   x: Float32Array;
@@ -21,21 +22,6 @@ export interface LinearArgs {
   k: number;
   n: number;
   act: Activation;
-}
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/** GELU, tanh approximation (PyTorch's approximate="tanh"). */
-export function gelu(v: number): number {
-  return 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
-}
-
-export function silu(v: number): number {
-  return v / (1 + Math.exp(-v));
-}
-
-function activate(act: Activation, v: number): number {
-  return act === 'gelu' ? gelu(v) : act === 'silu' ? silu(v) : v;
 }
 
 /** Floats of x kept hot while a thread sweeps its columns: 128 KiB, about a core's L2 share. */

@@ -1,10 +1,10 @@
-// kernels/attention.ts against the CPU backend, on both paths: head_dim 16, 32, 64, 72 and 6 (not a
+// kernels/webgpu/attention.ts against the CPU backend, on both paths: head_dim 16, 32, 64, 72 and 6 (not a
 // multiple of 4), token counts of 1, below one tile, not dividing the tile, and several tiles.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as op from '../../core/ops.js';
-import { attentionKernel, type AttentionPath } from '../../kernels/attention.js';
+import * as op from '../../../core/ops.js';
+import { attentionKernel, type AttentionPath } from '../../../kernels/webgpu/attention.js';
 import { expectParity, kernelBackends, rand, withOverrides } from './parity.js';
 
 const pair = await kernelBackends();

@@ -1,5 +1,5 @@
 // Data-movement kernels: permute, slice, concat, embedding lookup, and DiT's patchify / unpatchify.
-// They mirror core/cpu/layout.ts element for element; none computes anything.
+// They mirror kernels/cpu/layout.ts element for element; none computes anything.
 //
 // Every kernel here moves 32-bit words (array<u32>), never looking at their meaning, so one kernel
 // serves f32 and i32 tensors alike. One invocation writes one output word and works out which input
@@ -17,7 +17,7 @@
 // - embedding: a gather through the ids.
 
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
-import { stridesOf, type Shape } from '../core/shape.js';
+import { stridesOf, type Shape } from '../../core/shape.js';
 
 /**
  * The smallest permute that moves words the same way: size-1 dims dropped, and output dims that are

@@ -1,9 +1,9 @@
-// kernels/softmax.ts against the CPU backend: short and long rows, large logits (no overflow).
+// kernels/webgpu/softmax.ts against the CPU backend: short and long rows, large logits (no overflow).
 
 import { test } from 'uvu';
-import * as op from '../../core/ops.js';
-import type { Tensor } from '../../core/tensor.js';
-import { softmaxKernel } from '../../kernels/softmax.js';
+import * as op from '../../../core/ops.js';
+import type { Tensor } from '../../../core/tensor.js';
+import { softmaxKernel } from '../../../kernels/webgpu/softmax.js';
 import { expectParity, kernelBackends, rand } from './parity.js';
 
 const pair = await kernelBackends();

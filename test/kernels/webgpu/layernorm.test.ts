@@ -1,12 +1,12 @@
-// kernels/layernorm.ts against the CPU backend: row lengths below, at and above the workgroup size
+// kernels/webgpu/layernorm.ts against the CPU backend: row lengths below, at and above the workgroup size
 // (up to 8 values per invocation), with and without DiT's modulate, and rows far from zero mean.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as op from '../../core/ops.js';
-import type { Tensor } from '../../core/tensor.js';
-import { rowPlan } from '../../kernels/kernel.js';
-import { layerNormKernel } from '../../kernels/layernorm.js';
+import * as op from '../../../core/ops.js';
+import type { Tensor } from '../../../core/tensor.js';
+import { rowPlan } from '../../../kernels/webgpu/kernel.js';
+import { layerNormKernel } from '../../../kernels/webgpu/layernorm.js';
 import { expectParity, kernelBackends, rand } from './parity.js';
 
 const pair = await kernelBackends();

@@ -6,7 +6,7 @@
 // memory once even though it is used three times. Two reductions across the workgroup give the mean
 // and then the variance around it: the two-pass form, because the one-pass E[x^2] - E[x]^2 cancels
 // catastrophically when |mean| is large next to the spread. W and the kind of reduction (a tree in
-// workgroup memory, or subgroup operations on lavapipe) come from `rowPlan` in kernels/kernel.ts.
+// workgroup memory, or subgroup operations on lavapipe) come from `rowPlan` in kernels/webgpu/kernel.ts.
 
 import { f32, flatGrid, rowLoad, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 

@@ -1,10 +1,10 @@
-// kernels/layout.ts against the CPU backend, bit-exact: permute (with the dim merging), slice, concat,
+// kernels/webgpu/layout.ts against the CPU backend, bit-exact: permute (with the dim merging), slice, concat,
 // embedding, patchify and unpatchify, on f32 and i32 tensors.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as op from '../../core/ops.js';
-import { simplifyPermute } from '../../kernels/layout.js';
+import * as op from '../../../core/ops.js';
+import { simplifyPermute } from '../../../kernels/webgpu/layout.js';
 import { expectParity, kernelBackends, rand, type Input } from './parity.js';
 
 const pair = await kernelBackends();

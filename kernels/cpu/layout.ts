@@ -1,7 +1,7 @@
 // The CPU's data-movement ops: permute, slice, concat, embedding lookup, and DiT's patch layouts.
 // They copy; none computes. Written over generic typed arrays so i32 tensors move the same way.
 
-import { stridesOf, type Shape } from '../shape.js';
+import { stridesOf, type Shape } from '../../core/shape.js';
 
 type Data = Float32Array | Int32Array;
 

@@ -1,9 +1,9 @@
 // The CPU's elementwise and row-wise ops. They are memory-bound and cheap next to the matmuls, so
 // they run on the calling thread in straightforward loops.
 
-import type { BinaryOp, UnaryOp } from '../backend.js';
-import { broadcastStrides, type Shape } from '../shape.js';
-import { gelu, silu } from './matmul.js';
+import type { BinaryOp, UnaryOp } from '../../core/backend.js';
+import { broadcastStrides, type Shape } from '../../core/shape.js';
+import { gelu, silu } from './activations.js';
 
 /** out = a op b, where a and b are read through broadcast strides of the output shape. */
 export function binary(op: BinaryOp, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, out: Float32Array, outShape: Shape): void {

@@ -34,8 +34,8 @@
 // (4M partial sums in registers), the partials go to workgroup memory, and after one barrier 4M
 // invocations each add up one output's 64 partials and apply the epilogue. Every weight is read once.
 
-import type { Activation } from '../core/backend.js';
-import { ACTIVATIONS_WGSL } from './elementwise.js';
+import type { Activation } from '../../core/backend.js';
+import { ACTIVATIONS_WGSL } from './activations.js';
 import { ceilDiv, f32, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 export interface MatmulProblem {

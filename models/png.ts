@@ -1,9 +1,9 @@
-// Writing 8-bit images as PNG files (pngjs does the encoding).
+// Writing 8-bit images as PNG files (pngjs does the encoding), atomically like every output.
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import type { Image8 } from '../models/image.js';
+import { writeFileAtomic } from '../core/files.js';
+import type { Image8 } from './image.js';
 
 export function writePng(path: string, image: Image8): void {
   const png = new PNG({ width: image.width, height: image.height });
@@ -11,8 +11,7 @@ export function writePng(path: string, image: Image8): void {
     for (let ch = 0; ch < 3; ch++) png.data[p * 4 + ch] = image.data[p * image.channels + (image.channels === 3 ? ch : 0)];
     png.data[p * 4 + 3] = 255;
   }
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, PNG.sync.write(png, { colorType: image.channels === 3 ? 2 : 0 }));
+  writeFileAtomic(path, PNG.sync.write(png, { colorType: image.channels === 3 ? 2 : 0 }));
 }
 
 /** Reads a PNG back as 8-bit grayscale (the first channel): how tests and metrics see saved images. */

@@ -1,11 +1,11 @@
-// kernels/elementwise.ts against the CPU backend: broadcasting in every direction, GELU/SiLU over a wide
+// kernels/webgpu/elementwise.ts against the CPU backend: broadcasting in every direction, GELU/SiLU over a wide
 // range of arguments, the gated residual, the weighted sums (their values: test/core/ops.test.ts).
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as op from '../../core/ops.js';
-import { binaryKernel, combinationTerms, linearCombinationKernel } from '../../kernels/elementwise.js';
-import { BASELINE_CAPS } from '../../kernels/kernel.js';
+import * as op from '../../../core/ops.js';
+import { binaryKernel, combinationTerms, linearCombinationKernel } from '../../../kernels/webgpu/elementwise.js';
+import { BASELINE_CAPS } from '../../../kernels/webgpu/kernel.js';
 import { expectParity, kernelBackends, rand } from './parity.js';
 
 const pair = await kernelBackends();

@@ -1,12 +1,12 @@
-// kernels/matmul.ts against the CPU backend: every path (tiled, subgroup where the adapter has fixed-size
+// kernels/webgpu/matmul.ts against the CPU backend: every path (tiled, subgroup where the adapter has fixed-size
 // subgroups, small-M), sizes that do and do not divide the blocks, K not a multiple of 4, bias, GELU/SiLU.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as op from '../../core/ops.js';
-import type { Tensor } from '../../core/tensor.js';
-import { chooseMatmulPath, matmulKernel, type MatmulPath, type MatmulProblem } from '../../kernels/matmul.js';
-import { refLinear, relError } from '../reference.js';
+import * as op from '../../../core/ops.js';
+import type { Tensor } from '../../../core/tensor.js';
+import { chooseMatmulPath, matmulKernel, type MatmulPath, type MatmulProblem } from '../../../kernels/webgpu/matmul.js';
+import { refLinear, relError } from '../../reference.js';
 import { expectParity, kernelBackends, rand, withOverrides } from './parity.js';
 
 const pair = await kernelBackends();

@@ -1,9 +1,9 @@
 // Softmax over the last dim: y = exp(x - max) / sum(exp(x - max)).
 //
-// The same plan as LayerNorm (kernels/layernorm.ts): one workgroup per row, each invocation keeps its
+// The same plan as LayerNorm (kernels/webgpu/layernorm.ts): one workgroup per row, each invocation keeps its
 // strided share of the row in registers, and two reductions across the workgroup give the row's max and
 // then the sum of exponentials. Subtracting the max first keeps every exponent <= 0, so nothing overflows
-// however large the logits are. (Attention does not use this kernel: kernels/attention.ts folds the
+// however large the logits are. (Attention does not use this kernel: kernels/webgpu/attention.ts folds the
 // softmax into a running max and sum and never materialises the score rows.)
 
 import { flatGrid, rowLoad, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';

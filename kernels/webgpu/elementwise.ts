@@ -5,36 +5,16 @@
 // write every element once and do a few FLOPs each, so they are bound by memory bandwidth and the only
 // thing worth optimising is the index arithmetic: all shapes and strides are baked into the source,
 // so "i / 1152u" compiles to a multiply-shift, and an operand that is not broadcast is read at the
-// output index itself. All three ops come from one generator, `mapKernel` (kernels/kernel.ts): an op
+// output index itself. All three ops come from one generator, `mapKernel` (kernels/webgpu/kernel.ts): an op
 // is a list of inputs, each with the WGSL expression of its index, and the expression that combines them.
 //
-// The activation functions are here too; the matmul epilogue (kernels/matmul.ts) includes the same
-// WGSL, so `linear(..., 'gelu')` and `gelu(linear(...))` agree to the last bit.
+// The activation functions come from activations.ts, the same WGSL the matmul epilogue includes, so
+// `linear(..., 'gelu')` and `gelu(linear(...))` agree to the last bit.
 
-import type { BinaryOp, UnaryOp } from '../core/backend.js';
-import { broadcastStrides, type Shape } from '../core/shape.js';
+import type { BinaryOp, UnaryOp } from '../../core/backend.js';
+import { broadcastStrides, type Shape } from '../../core/shape.js';
+import { ACTIVATIONS_WGSL } from './activations.js';
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
-
-/**
- * GELU (tanh approximation, PyTorch's approximate="tanh") and SiLU, for f32 and vec4<f32>. tanh is
- * written out through exp of a non-positive argument: builtin tanh is exp(2u)-based on some drivers and
- * returns inf/inf = NaN for large u, where this form saturates to +-1.
- */
-function activationsFor(suffix: string, t: string): string {
-  return /* wgsl */ `
-fn gelu${suffix}(v: ${t}) -> ${t} {
-  let u = 0.7978845608028654f * (v + 0.044715f * v * v * v);
-  let e = exp(-2.0f * abs(u));
-  let t = sign(u) * (1.0f - e) / (1.0f + e);
-  return 0.5f * v * (1.0f + t);
-}
-fn silu${suffix}(v: ${t}) -> ${t} {
-  return v / (1.0f + exp(-v));
-}`;
-}
-
-/** gelu, silu (f32) and gelu4, silu4 (vec4<f32>). */
-export const ACTIVATIONS_WGSL = activationsFor('', 'f32') + activationsFor('4', 'vec4<f32>');
 
 /**
  * The WGSL index of an operand read through broadcast strides of `outShape`: the output index i is

@@ -192,7 +192,7 @@ ${inputs.map((inp) => `  let ${inp.name}_v = ${inp.name}[${inp.index}];`).join('
  * WGSL for the number n, written so that the shader compiler cannot treat it as a constant: it reads
  * as n at run time (the grid never has 65536 workgroups in z). Used as a loop bound where a loop must
  * stay a loop: Mesa's lavapipe unrolls every loop with a constant trip count of up to 32, and each
- * unrolled memory access becomes ~100 instructions of per-lane code (see kernels/matmul.ts), which
+ * unrolled memory access becomes ~100 instructions of per-lane code (see kernels/webgpu/matmul.ts), which
  * made single kernels take seconds to minutes to compile. GPU compilers lose nothing by it: these loops
  * run once per row or tile, not in the inner product. Needs `wid`, the workgroup_id builtin, in scope.
  */

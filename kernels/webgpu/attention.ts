@@ -16,7 +16,7 @@
 // multiple of 4 is padded with zeros to whole vec4s on load (zeros change no dot product) and trimmed
 // on store.
 //
-// Two kernels, as for matmul (kernels/matmul.ts has the reasoning):
+// Two kernels, as for matmul (kernels/webgpu/matmul.ts has the reasoning):
 // 'tiled' (GPUs): one workgroup of BQ invocations (64, fewer for short sequences) handles BQ queries of
 // one head. K and V tiles of BKV keys are loaded cooperatively into workgroup memory (a barrier before
 // and after use), and every invocation reads the same k_j at the same time, which workgroup memory
@@ -209,7 +209,7 @@ const T = ${u32(T)};
 
 // One workgroup = one subgroup of ${S} lanes; lane l takes queries q0 + ${S}r + l (r < ${Q}) and loads key
 // t0 + l of each tile. The arrays qa, o, ka, va are filled or read by loops with an opaque bound (see
-// opaque() in kernels/kernel.ts), which also keeps LLVM from turning them into registers it would
+// opaque() in kernels/webgpu/kernel.ts), which also keeps LLVM from turning them into registers it would
 // only spill; the arithmetic in between is unrolled.
 @compute @workgroup_size(${S})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
