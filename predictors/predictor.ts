@@ -26,7 +26,7 @@ export interface Predictor {
   observe(step: number, full: boolean): void;
   /** The weights that forecast the output of `step` (the step after the last observed one). */
   forecast(step: number): Term[];
-  /** The history entries a later forecast may still use; the caller may free all others. */
+  /** The history entries a later forecast may still use, in any order; the caller may free all others. */
   live(): readonly number[];
 }
 

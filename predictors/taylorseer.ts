@@ -78,8 +78,9 @@ export class TaylorSeerRecursion<T> {
 }
 
 /**
- * TaylorSeer's weights for forecasting `target` after full steps `anchors` (ascending, i.e. in the
- * order they ran): the predictor's own recursion, usable over any Field.
+ * TaylorSeer's weights for forecasting `target` from the full steps `anchors` (MOST RECENT FIRST, like
+ * every anchor list in predictors/): the predictor's own recursion, usable over any Field. The
+ * recursion sees them in the order they ran.
  */
 export function taylorSeerWeights<T>(
   f: Field<T>,
@@ -88,8 +89,11 @@ export function taylorSeerWeights<T>(
   order: number,
   firstDerivativeStep = TAYLORSEER_FIRST_DERIVATIVE_STEP,
 ): Combination<T> {
+  if (anchors.some((s, i) => i > 0 && !(s < anchors[i - 1]!))) {
+    throw new RangeError(`TaylorSeer: anchors must be most recent first and strictly decreasing, got ${anchors.join(',')}`);
+  }
   const rec = new TaylorSeerRecursion(f, order, firstDerivativeStep);
-  for (const s of anchors) rec.full(s);
+  for (let i = anchors.length - 1; i >= 0; i--) rec.full(anchors[i]!);
   return rec.forecast(target);
 }
 
@@ -97,7 +101,7 @@ export class TaylorSeerPredictor implements Predictor {
   readonly name: string;
   private rec: TaylorSeerRecursion<number>;
   private order = new StepOrder();
-  private anchors: number[] = [];
+  private anchors: number[] = []; // most recent first, at most maxOrder + 1
 
   constructor(readonly maxOrder: number) {
     this.rec = new TaylorSeerRecursion(float64, maxOrder);
@@ -108,7 +112,7 @@ export class TaylorSeerPredictor implements Predictor {
     this.order.observe(step);
     if (!full) return;
     this.rec.full(step);
-    this.anchors.push(step);
+    this.anchors = [step, ...this.anchors].slice(0, this.maxOrder + 1);
   }
 
   forecast(step: number): Term[] {
@@ -118,6 +122,6 @@ export class TaylorSeerPredictor implements Predictor {
 
   /** D_i(s) depends on the last i + 1 full steps; after the next full step, on one more. */
   live(): readonly number[] {
-    return this.anchors.slice(-(this.maxOrder + 1));
+    return this.anchors;
   }
 }

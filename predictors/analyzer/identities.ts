@@ -49,9 +49,9 @@ export function targetsFor(kind: AnchorKind): number[] {
   return kind === 'even' ? Array.from({ length: EVEN_GAP }, (_, k) => EVEN_LAST + k + 1) : UNEVEN_TARGETS;
 }
 
-/** TaylorSeer through the predictor's recursion; anchors most recent first. */
+/** TaylorSeer through the predictor's recursion, in exact fractions; anchors most recent first. */
 export function taylorSeerExact(anchors: readonly number[], target: number, order: number): Combination<Fraction> {
-  return taylorSeerWeights(Q, [...anchors].reverse(), target, order);
+  return taylorSeerWeights(Q, anchors, target, order);
 }
 
 export function equal(a: Combination<Fraction>, b: Combination<Fraction>): boolean {

@@ -17,7 +17,7 @@ function lastAnchors(anchors: readonly number[], order: number): number[] {
   return anchors.slice(0, order + 1);
 }
 
-/** Newton's divided-difference form. */
+/** Newton's divided-difference form; anchors most recent first (the first order + 1 are used). */
 export function newtonWeights<T>(f: Field<T>, anchors: readonly number[], target: number, order: number): Combination<T> {
   const s = lastAnchors(anchors, order);
   // table[i] = f[s_j .. s_{j+i}] for the current level, as combinations of outputs.
@@ -33,7 +33,7 @@ export function newtonWeights<T>(f: Field<T>, anchors: readonly number[], target
   return out;
 }
 
-/** Lagrange's form of the same interpolating polynomial. */
+/** Lagrange's form of the same interpolating polynomial; anchors as for newtonWeights. */
 export function lagrangeWeights<T>(f: Field<T>, anchors: readonly number[], target: number, order: number): Combination<T> {
   const s = lastAnchors(anchors, order);
   const out: Combination<T> = new Map();

@@ -10,7 +10,7 @@ const close = (a: number, b: number, tol = 1e-12) => Math.abs(a - b) <= tol * Ma
 
 test("even gaps: the recursion gives facts.md's m = 1..3 weights for every r = k/N", () => {
   const N = 5;
-  const anchors = [10, 15, 20, 25]; // ascending: the order they ran
+  const anchors = [25, 20, 15, 10]; // most recent first
   for (let k = 1; k <= 2 * N; k++) {
     const r = k / N;
     const expected: Record<number, number[]> = {
@@ -27,8 +27,9 @@ test("even gaps: the recursion gives facts.md's m = 1..3 weights for every r = k
 });
 
 test('TaylorSeer is not Newton beyond m = 1: (2,-1), (2.5,-2,0.5) one gap ahead', () => {
-  assert.equal([...taylorSeerWeights(float64, [4, 8], 12, 1)].sort(([a], [b]) => b - a).map(([, w]) => w), [2, -1]);
-  assert.equal([...taylorSeerWeights(float64, [4, 8, 12], 16, 2)].sort(([a], [b]) => b - a).map(([, w]) => w), [2.5, -2, 0.5]);
+  assert.equal([...taylorSeerWeights(float64, [8, 4], 12, 1)].sort(([a], [b]) => b - a).map(([, w]) => w), [2, -1]);
+  assert.equal([...taylorSeerWeights(float64, [12, 8, 4], 16, 2)].sort(([a], [b]) => b - a).map(([, w]) => w), [2.5, -2, 0.5]);
+  assert.throws(() => taylorSeerWeights(float64, [4, 8], 12, 1), /most recent first/);
 });
 
 test('orders grow by one per full step, and only from step 2 on', () => {
@@ -69,7 +70,7 @@ test('live() keeps the last m + 1 full steps, which is all a forecast uses', () 
     }
     p.observe(s, full.has(s));
   }
-  assert.equal(p.live(), [4, 6, 9]);
+  assert.equal(p.live(), [9, 6, 4]);
 });
 
 test('misuse is a bug, reported as such', () => {
