@@ -9,6 +9,7 @@
 // The first form exits non-zero if any identity fails.
 
 import { UserError } from '../core/errors.js';
+import { formatTable } from '../core/table.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { focaWeights } from '../predictors/foca.js';
 import { readWeightsFile } from '../predictors/l2p.js';
@@ -19,7 +20,7 @@ import { projectionFidelity } from '../predictors/analyzer/fidelity.js';
 import { fractions as Q } from '../predictors/analyzer/fraction.js';
 import { EVEN_GAP, runIdentities, sum, taylorSeerExact } from '../predictors/analyzer/identities.js';
 import { newtonWeights } from '../predictors/analyzer/newton.js';
-import { effectiveTable, evenWeightRows, exactWeights, fidelityTable, formatTable, theoryReport, unevenWeightRows } from '../predictors/analyzer/report.js';
+import { effectiveTable, evenWeightRows, exactWeights, fidelityTable, theoryReport, unevenWeightRows } from '../predictors/analyzer/report.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
 

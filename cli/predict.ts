@@ -16,7 +16,7 @@ import { readWeightsFile } from '../predictors/l2p.js';
 import { createPredictor, defaultScheduleKind, METHODS, parseMethod, resolveSchedule, type ScheduleKind } from '../predictors/methods.js';
 import { relativeL2, rollout } from '../predictors/rollout.js';
 import { parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
-import { formatTable } from '../predictors/analyzer/report.js';
+import { formatTable } from '../core/table.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 
 export const predictUsage = `usage: ditto predict --method ${METHODS.join('|')} [--order m] [--weights W.json]

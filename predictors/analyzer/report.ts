@@ -1,6 +1,7 @@
 // The analyzer's findings as tables a person reads (and the README's theory section quotes), and as
 // plain data for --json.
 
+import { formatTable } from '../../core/table.js';
 import type { Combination } from '../field.js';
 import { focaWeights } from '../foca.js';
 import type { EffectiveStep } from './effective.js';
@@ -8,15 +9,6 @@ import type { FidelityReport } from './fidelity.js';
 import { Fraction, fractions as Q } from './fraction.js';
 import { anchorsFor, EVEN_GAP, ORDERS, taylorSeerExact, UNEVEN_ANCHORS, weightRow, type Check } from './identities.js';
 import { newtonWeights } from './newton.js';
-
-/** A plain-text table with aligned columns (numbers right-aligned). */
-export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
-  const numeric = headers.map((_, c) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.,/e%x ]*$/.test(r[c] ?? '')));
-  const line = (cells: readonly string[]) =>
-    cells.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
-  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
 
 export interface ExactWeight {
   step: number;

@@ -1,0 +1,11 @@
+// The project's one plain-text table: every command and benchmark that prints columns prints them
+// through formatTable, so they align the same way everywhere.
+
+/** A plain-text table with aligned columns (numbers right-aligned), a dashed rule under the headers. */
+export function formatTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const numeric = headers.map((_, c) => rows.length > 0 && rows.every((r) => /^[-+]?[\d.,/e%x ]*$/.test(r[c] ?? '')));
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, c) => (numeric[c] ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
