@@ -7,8 +7,9 @@
 // - Dawn quantizes timestamps (to blunt timing attacks in browsers) unless told not to; a kernel
 //   benchmark needs them exact, so we pass `disable-dawn-features=timestamp_quantization`.
 // - A machine without a GPU may still have an adapter: Mesa's lavapipe (Vulkan on the CPU) or
-//   SwiftShader. It runs every kernel correctly but slowly, so we report it as `emulated` and let
-//   `--backend auto` prefer the CPU backend there.
+//   SwiftShader. It runs on the same cores as the CPU backend, so we report it as `emulated`: kernels
+//   pick other tilings there, and `--backend auto` takes it only for batches of 2 or more images
+//   (cli/backend.ts says why).
 
 import { BASELINE_CAPS, type KernelCaps } from '../../kernels/webgpu/kernel.js';
 
@@ -136,7 +137,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   };
 }
 
-/** One line for logs and `--verbose`, e.g. "llvmpipe: Mesa 25.0.7 ... (mesa, software) [CPU-emulated]". */
+/** The adapter in one line (the `backend:` line, benchmark reports), e.g. "llvmpipe: Mesa 25.0.7 ... (mesa, software) [CPU-emulated]". */
 export function describeAdapter(a: AdapterReport): string {
   const name = a.description || a.device || a.vendor || 'unknown adapter';
   const extra = [a.vendor, a.architecture].filter(Boolean).join(', ');

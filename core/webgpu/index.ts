@@ -4,7 +4,7 @@
 //
 //   const gpu = await createWebGpuBackend();
 //   if (!gpu.backend) console.log(`no WebGPU: ${gpu.reason}`);
-//   else if (gpu.backend.adapter.emulated) ...   // lavapipe/SwiftShader: the CPU backend is faster
+//   else if (gpu.backend.adapter.emulated) ...   // lavapipe/SwiftShader: faster than the CPU backend only for batches
 
 import { WebGpuBackend } from './backend.js';
 import { openDevice, type DeviceOptions } from './device.js';

@@ -26,7 +26,7 @@ if (gpu) {
     const a = gpu.adapter;
     assert.type(a.emulated, 'boolean');
     assert.ok(describeAdapter(a).length > 0);
-    // lavapipe and SwiftShader must be recognised: --backend auto prefers the CPU there.
+    // lavapipe and SwiftShader must be recognised: --backend auto takes them only for batches of 2 or more.
     if (/llvmpipe|lavapipe|swiftshader/i.test(`${a.device} ${a.description}`)) assert.ok(a.emulated);
   });
 
