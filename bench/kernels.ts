@@ -24,6 +24,7 @@
 // dot products on a sample of outputs.
 
 import { availableParallelism } from 'node:os';
+import { maxRelErr } from '../core/accuracy.js';
 import { CpuBackend } from '../core/cpu/backend.js';
 import { UserError } from '../core/errors.js';
 import * as op from '../core/ops.js';
@@ -35,7 +36,7 @@ import { DIT_S_SHAPES } from './cpu.js';
 import { loadGpujs, type Gpujs } from './peers/gpujs.js';
 import { loadTfjsWebgpu, type TfjsWebgpu } from './peers/tfjs-webgpu.js';
 import { median } from './timing.js';
-import { matmulSampleErr, maxRelErr } from './accuracy.js';
+import { attentionSampleErr, matmulSampleErr } from './accuracy.js';
 
 /** M x K x N of the DiT-XL/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
 export const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [512, 1152, 4608], [512, 4608, 1152]];
@@ -212,29 +213,6 @@ function makeRow(p: Problem, backend: KernelBackendName, m: { ms: number; runs: 
 
 function skippedRow(p: Problem, backend: KernelBackendName, reason: string, extra: Partial<RowCommon> = {}): KernelRow {
   return { ...p, backend, gflops: null, ms: null, max_rel_err: null, timing: null, runs: 0, ...extra, skipped: reason } as KernelRow;
-}
-
-function attentionSampleErr(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, bh: number, t: number, hd: number, scale: number): number {
-  const got: number[] = [], exact: number[] = [];
-  for (let r = 0; r < 16; r++) {
-    const row = (r * 7919) % (bh * t); // one query row: head * t + query
-    const head = Math.floor(row / t);
-    const scores = Array.from({ length: t }, (_, j) => {
-      let s = 0;
-      for (let d = 0; d < hd; d++) s += q[row * hd + d] * k[(head * t + j) * hd + d];
-      return s * scale;
-    });
-    const max = Math.max(...scores);
-    const p = scores.map((s) => Math.exp(s - max));
-    const sum = p.reduce((a, b) => a + b, 0);
-    for (let d = 0; d < hd; d++) {
-      let o = 0;
-      for (let j = 0; j < t; j++) o += p[j] * v[(head * t + j) * hd + d];
-      exact.push(o / sum);
-      got.push(out[row * hd + d]);
-    }
-  }
-  return maxRelErr(got, exact);
 }
 
 /** Makes Dawn's GPU object navigator.gpu, which is where both peers look for WebGPU. */

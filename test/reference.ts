@@ -1,5 +1,6 @@
 // Plain-loop reference implementations in float64 for the op tests: written for clarity, independent
 // of every backend's kernels, so a test compares a backend against the definition, not against itself.
+// The error measure is core/accuracy.ts's maxRelErr, shared with the benchmarks.
 
 export function randn(n: number, seed: number): Float32Array {
   // Deterministic xorshift32 + Box-Muller: tests must not depend on Math.random.
@@ -56,15 +57,4 @@ export function refAttention(q: Float32Array, k: Float32Array, v: Float32Array, 
     }
   }
   return o;
-}
-
-/** max |a - b| / max |b|: the error measure of every parity check in this project. */
-export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) return Infinity;
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return scale === 0 ? diff : diff / scale;
 }

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { fixture, testBackends } from '../backends.js';
-import { relError } from '../reference.js';
+import { maxRelErr } from '../../core/accuracy.js';
 import { capture, expectUserErrors } from './harness.js';
 
 
@@ -23,7 +23,7 @@ test('forward with --cfg-scale writes out and out_cfg matching PyTorch', async (
   assert.equal(JSON.parse(out[0]).tensors, { out: [2, 8, 16, 16], out_cfg: [4, 8, 16, 16] });
   const got = readSafetensorsF32(outPath).tensors;
   const want = readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors;
-  for (const k of ['out', 'out_cfg']) assert.ok(relError(got.get(k)!.data, want.get(k)!.data) <= 1e-4, k);
+  for (const k of ['out', 'out_cfg']) assert.ok(maxRelErr(got.get(k)!.data, want.get(k)!.data) <= 1e-4, k);
 });
 
 if ((await testBackends()).some((b) => b.name === 'webgpu')) {
@@ -35,7 +35,7 @@ if ((await testBackends()).some((b) => b.name === 'webgpu')) {
       '--out', outPath, '--cfg-scale', '4', '--backend', 'webgpu'], io), 0);
     const got = readSafetensorsF32(outPath).tensors;
     const want = readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors;
-    for (const k of ['out', 'out_cfg']) assert.ok(relError(got.get(k)!.data, want.get(k)!.data) <= 1e-3, k);
+    for (const k of ['out', 'out_cfg']) assert.ok(maxRelErr(got.get(k)!.data, want.get(k)!.data) <= 1e-3, k);
   });
 }
 
@@ -48,7 +48,7 @@ test('--heads supplies what the checkpoint metadata lacks', async () => {
   const withHeads = capture();
   assert.is(await main([...args, '--heads', '4'], withHeads.io), 0);
   const got = readSafetensorsF32(tmp('h.safetensors')).tensors.get('out')!.data;
-  assert.ok(relError(got, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
+  assert.ok(maxRelErr(got, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
 });
 
 test('user mistakes end in one line on stderr and exit code 1', async () => {

@@ -6,7 +6,8 @@ import type { Backend } from '../../core/backend.js';
 import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
 import { testBackends } from '../backends.js';
-import { randn, refAttention, refGelu, refLinear, refSilu, refSoftmaxRow, relError } from '../reference.js';
+import { maxRelErr } from '../../core/accuracy.js';
+import { randn, refAttention, refGelu, refLinear, refSilu, refSoftmaxRow } from '../reference.js';
 
 const backends = await testBackends();
 
@@ -15,7 +16,7 @@ async function values(t: Tensor): Promise<number[]> {
 }
 
 function close(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  const err = relError(actual, expected);
+  const err = maxRelErr(actual, expected);
   assert.ok(err <= tol, `${what}: relative error ${err} > ${tol}`);
 }
 

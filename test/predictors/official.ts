@@ -3,6 +3,8 @@
 // runs (state dicts of tensors, updated at full steps, read at cached ones) and share no code with
 // predictors/: if both agree, the weights are right.
 
+import { maxRelErr } from '../../core/accuracy.js';
+
 /** One method's state in the official style: told each full step's output, asked for cached ones. */
 export interface OfficialCache {
   full(step: number, output: Float64Array): void;
@@ -140,17 +142,9 @@ export function smoothFeatures(steps: number, size: number, seed: number): Float
   });
 }
 
-/** max |a - b| / max |b| over all steps. */
+/** core/accuracy.ts's maxRelErr over all steps at once. */
 export function maxRelError(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[]): number {
-  let diff = 0, scale = 0;
-  a.forEach((x, s) => {
-    const y = b[s]!;
-    for (let i = 0; i < y.length; i++) {
-      diff = Math.max(diff, Math.abs(x[i]! - y[i]!));
-      scale = Math.max(scale, Math.abs(y[i]!));
-    }
-  });
-  return diff / scale;
+  return maxRelErr(a.flatMap((x) => Array.from(x)), b.flatMap((y) => Array.from(y)));
 }
 
 /** A random lower-triangular W whose rows roughly sum to 1 (a plausible learned matrix). */

@@ -18,7 +18,8 @@ import { ditFlopsPerForward, ditModelFn, sampleCached, type ModelFn } from '../.
 import { explicitSchedule, fullSchedule, type Schedule } from '../../predictors/schedule.js';
 import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
 import { fixture, testBackends } from '../backends.js';
-import { randn, relError } from '../reference.js';
+import { maxRelErr } from '../../core/accuracy.js';
+import { randn } from '../reference.js';
 import { OfficialFora, OfficialFoca, OfficialL2P, OfficialTaylorSeer, randomLowerTriangular, type OfficialCache } from './official.js';
 
 const STEPS = 20;
@@ -91,7 +92,7 @@ for (const backend of await testBackends()) {
           model: modelTensor(calls), sampler, schedule: SCHEDULE, predictor: make(), x: upload(x0), labels, flopsPerForward: 1000,
         });
         const want = referenceLoop(x0, sampler, SCHEDULE, official(), labels);
-        const err = relError(await x.read(), want);
+        const err = maxRelErr(await x.read(), want);
         assert.ok(err < 2e-5, `relative error ${err}`);
         assert.is(calls.length, SCHEDULE.fullSteps.length);
         assert.equal(calls.map((t) => t[0]), SCHEDULE.fullSteps.map((s) => sampler.step(s).modelTime));
@@ -132,8 +133,8 @@ for (const backend of await testBackends()) {
     };
     const want = referenceLoop(Float32Array.from([...x0, ...x0]), SAMPLERS[0]![1], SCHEDULE, new OfficialTaylorSeer(2), [0, 0, 0, 0], (xh, t) => hostGuided(xh, t));
     const got = await x.read();
-    assert.ok(relError(got, want) < 2e-5);
-    assert.ok(relError(got.subarray(0, n * PER_ROW), got.subarray(n * PER_ROW)) === 0, 'both halves stay equal');
+    assert.ok(maxRelErr(got, want) < 2e-5);
+    assert.ok(maxRelErr(got.subarray(0, n * PER_ROW), got.subarray(n * PER_ROW)) === 0, 'both halves stay equal');
     assert.is(calls.length, SCHEDULE.fullSteps.length);
   });
 
@@ -204,7 +205,7 @@ for (const backend of await testBackends()) {
     assert.ok(flops > 1e6);
     const got = await cached.x.read();
     assert.ok(got.every(Number.isFinite));
-    assert.ok(relError(got, await x.read()) < 0.5, 'close to the full-compute sample');
+    assert.ok(maxRelErr(got, await x.read()) < 0.5, 'close to the full-compute sample');
   });
 }
 

@@ -6,7 +6,8 @@ import * as assert from 'uvu/assert';
 import * as op from '../../../core/ops.js';
 import type { Tensor } from '../../../core/tensor.js';
 import { chooseMatmulPath, matmulKernel, type MatmulPath, type MatmulProblem } from '../../../kernels/webgpu/matmul.js';
-import { refLinear, relError } from '../../reference.js';
+import { maxRelErr } from '../../../core/accuracy.js';
+import { refLinear } from '../../reference.js';
 import { expectParity, kernelBackends, rand, withOverrides } from './parity.js';
 
 const pair = await kernelBackends();
@@ -76,10 +77,10 @@ if (pair) {
         const ta = gpu.upload(a[0], a[1], 'f32');
         const t1 = gpu.matmul(ta, gpu.upload(bt[0], bt[1], 'f32'), { transposeB: true, alpha: 0.5 });
         assert.equal(t1.shape, [batch, m, n]);
-        const e1 = relError(await t1.read(), expect((i, kk, j) => bt[0][(i * n + j) * k + kk], 0.5));
+        const e1 = maxRelErr(await t1.read(), expect((i, kk, j) => bt[0][(i * n + j) * k + kk], 0.5));
         assert.ok(e1 < 1e-5, `B as [N,K]: ${e1}`);
         const t2 = gpu.matmul(ta, gpu.upload(b[0], b[1], 'f32'), { transposeB: false });
-        const e2 = relError(await t2.read(), expect((i, kk, j) => b[0][(i * k + kk) * n + j], 1));
+        const e2 = maxRelErr(await t2.read(), expect((i, kk, j) => b[0][(i * k + kk) * n + j], 1));
         assert.ok(e2 < 1e-5, `B as [K,N]: ${e2}`);
         assert.throws(() => gpu.matmul(ta, ta, { transposeB: false }), /do not multiply/);
       });
@@ -92,7 +93,7 @@ if (pair) {
     for (const act of ['gelu', 'silu'] as const) {
       const y = await op.linear(gpu.upload(x, [6, 1], 'f32'), gpu.upload(w, [1, 1], 'f32'), null, act).read();
       const want = Array.from(x, (v) => (act === 'gelu' ? 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))) : v / (1 + Math.exp(-v))));
-      assert.ok(relError(y, want) < 1e-6, `${act}: ${Array.from(y)}`);
+      assert.ok(maxRelErr(y, want) < 1e-6, `${act}: ${Array.from(y)}`);
     }
   });
 
@@ -100,7 +101,7 @@ if (pair) {
     const [m, k, n] = [33, 40, 24];
     const x = rand([m, k], 7), w = rand([n, k], 8), b = rand([n], 9);
     const y: Tensor = op.linear(gpu.upload(x[0], x[1], 'f32'), gpu.upload(w[0], w[1], 'f32'), gpu.upload(b[0], b[1], 'f32'));
-    assert.ok(relError(await y.read(), refLinear(x[0] as Float32Array, w[0] as Float32Array, b[0] as Float32Array, m, k, n)) < 1e-5);
+    assert.ok(maxRelErr(await y.read(), refLinear(x[0] as Float32Array, w[0] as Float32Array, b[0] as Float32Array, m, k, n)) < 1e-5);
   });
 }
 

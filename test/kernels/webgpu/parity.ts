@@ -6,7 +6,8 @@ import type { Backend } from '../../../core/backend.js';
 import type { DType, HostArray, Tensor } from '../../../core/tensor.js';
 import type { WebGpuBackend } from '../../../core/webgpu/index.js';
 import { testBackends, testWebGpu } from '../../backends.js';
-import { randn, relError } from '../../reference.js';
+import { maxRelErr } from '../../../core/accuracy.js';
+import { randn } from '../../reference.js';
 
 export interface Pair {
   gpu: WebGpuBackend;
@@ -48,7 +49,7 @@ export async function expectParity(pair: Pair, what: string, op: (...xs: Tensor[
   if (tol === 0) {
     assert.equal(Array.from(got.data), Array.from(want.data), `${what}: values`);
   } else {
-    const err = relError(got.data, want.data);
+    const err = maxRelErr(got.data, want.data);
     assert.ok(err <= tol, `${what}: relative error ${err.toExponential(2)} > ${tol}`);
     assert.ok(got.data.every(Number.isFinite), `${what}: non-finite values`);
   }

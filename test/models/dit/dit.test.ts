@@ -7,7 +7,7 @@ import { readSafetensorsF32, SafetensorsFile } from '../../../core/safetensors.j
 import { DiT } from '../../../models/dit/dit.js';
 import { loadDiT } from '../../../models/dit/weights.js';
 import { fixture, testBackends } from '../../backends.js';
-import { relError } from '../../reference.js';
+import { maxRelErr } from '../../../core/accuracy.js';
 
 const FIXTURES: [name: string, heads?: number][] = [
   ['dit-d2-h96-p2'],
@@ -34,7 +34,7 @@ for (const backend of await testBackends()) {
       const out = model.forward(backend.upload(x, xShape, 'f32'), t, y);
       const want = expected.tensors.get('out')!;
       assert.equal(out.shape, want.shape);
-      const err = relError(await out.read(), want.data);
+      const err = maxRelErr(await out.read(), want.data);
       assert.ok(err <= TOLERANCE[backend.name], `out: relative error ${err}`);
 
       const n = xShape[0];
@@ -42,7 +42,7 @@ for (const backend of await testBackends()) {
       const guided = model.forwardWithCfg(x2, [...t, ...t], [...y, ...Array(n).fill(config.numClasses)], cfgScale);
       const wantCfg = expected.tensors.get('out_cfg')!;
       assert.equal(guided.shape, wantCfg.shape);
-      const errCfg = relError(await guided.read(), wantCfg.data);
+      const errCfg = maxRelErr(await guided.read(), wantCfg.data);
       assert.ok(errCfg <= TOLERANCE[backend.name], `out_cfg: relative error ${errCfg}`);
     });
   }
@@ -58,7 +58,7 @@ for (const backend of await testBackends()) {
     const plane = s * s;
     for (let ch = 0; ch < 2 * c; ch++) {
       const a = guided.subarray(ch * plane, (ch + 1) * plane), b = plain.subarray(ch * plane, (ch + 1) * plane);
-      if (ch < 3) assert.ok(relError(a, b) > 1e-3, `channel ${ch} should be guided`);
+      if (ch < 3) assert.ok(maxRelErr(a, b) > 1e-3, `channel ${ch} should be guided`);
       else assert.equal(Array.from(a), Array.from(b), `channel ${ch} must stay unguided`);
     }
   });
