@@ -13,7 +13,7 @@ import { formatTable } from '../core/table.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { focaWeights } from '../predictors/foca.js';
 import { readWeightsFile } from '../predictors/l2p.js';
-import { DEFAULT_TAYLORSEER_ORDER } from '../predictors/methods.js';
+import { DEFAULT_TAYLORSEER_ORDER, MAX_TAYLORSEER_ORDER } from '../predictors/methods.js';
 import { parseStepList } from '../predictors/schedule.js';
 import { effectiveWeights } from '../predictors/analyzer/effective.js';
 import { projectionFidelity } from '../predictors/analyzer/fidelity.js';
@@ -22,7 +22,8 @@ import { EVEN_GAP, runIdentities, sum, taylorSeerExact } from '../predictors/ana
 import { newtonWeights } from '../predictors/analyzer/newton.js';
 import { effectiveTable, evenWeightRows, exactWeights, fidelityTable, theoryReport, unevenWeightRows } from '../predictors/analyzer/report.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
-import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
+import { formatJson } from './json.js';
+import { checkInputs, hasScheduleFlags, orderFromFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
 
 export const analyzeUsage = `usage: ditto analyze [--json] [--weights W.json (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer] [--order m]]
                      [--trajectories T.safetensors] [--threshold 0.95]
@@ -46,19 +47,11 @@ const spec = {
   target: { type: 'string' },
 } as const;
 
-function orderFlag(flags: Flags): number | undefined {
-  const text = flags.string('order');
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || n > 32) throw new UserError(`--order must be an integer from 0 to 32, got "${text}"`);
-  return n;
-}
-
 export async function analyzeCommand(argv: string[], io: CommandIo): Promise<void> {
-  const flags = parseFlags(argv, spec, analyzeUsage);
+  const flags = parseFlags(argv, spec, analyzeUsage, 1);
   const [sub, ...extra] = flags.positionals;
   if (extra.length > 0 || (sub !== undefined && sub !== 'coefficients')) {
-    throw new UserError(`unexpected argument "${extra[0] ?? sub}": the only subcommand is "coefficients"\n${analyzeUsage}`);
+    throw new UserError(`unexpected argument "${extra[0] ?? sub}": the only subcommand is "coefficients" (ditto analyze --help)`);
   }
   if (sub === 'coefficients') return coefficients(flags, io);
   for (const name of ['method', 'anchors', 'target']) {
@@ -78,6 +71,7 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
   const sections = [theoryReport(checks)];
 
   const weightsPath = flags.string('weights');
+  checkInputs([...(weightsPath === undefined ? [] : [{ flag: '--weights', path: weightsPath }]), ...(flags.string('trajectories') === undefined ? [] : [{ flag: '--trajectories', path: flags.string('trajectories')! }])]);
   if (weightsPath === undefined && (hasScheduleFlags(flags) || flags.string('order') !== undefined)) {
     throw new UserError('--interval, --full-steps, --schedule and --order go with --weights W.json (the matrix to unroll)');
   }
@@ -85,7 +79,7 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
     const w = readWeightsFile(weightsPath);
     if (!hasScheduleFlags(flags)) throw new UserError('--weights needs the schedule to unroll it on: --interval N or --full-steps a,b,c');
     const schedule = scheduleFromFlags(flags, w.length, 'paper');
-    const order = orderFlag(flags) ?? DEFAULT_TAYLORSEER_ORDER;
+    const order = orderFromFlags(flags) ?? DEFAULT_TAYLORSEER_ORDER;
     const effective = effectiveWeights(w, schedule, order);
     result.effective = { schedule: schedule.label, fullSteps: schedule.fullSteps, taylorSeerOrder: order, steps: effective };
     sections.push(`L2P ${weightsPath} unrolled on ${schedule.label} (full steps ${schedule.fullSteps.join(' ')}):\n\n${effectiveTable(effective, order)}`);
@@ -94,6 +88,7 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
   const trajPath = flags.string('trajectories');
   if (trajPath !== undefined) {
     const threshold = flags.number('threshold') ?? 0.95;
+    if (!(threshold > 0 && threshold <= 1)) throw new UserError(`--threshold is a fidelity between 0 and 1, got ${threshold}`);
     io.info(`reading ${trajPath}`);
     const t = readTrajectories(trajPath);
     let last = performance.now();
@@ -109,7 +104,7 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
     throw new UserError('--threshold goes with --trajectories');
   }
 
-  io.print(flags.bool('json') ? JSON.stringify(result) : sections.join('\n\n'));
+  io.print(flags.bool('json') ? formatJson(result) : sections.join('\n\n'));
   if (failed.length > 0) throw new UserError(`${failed.length} of ${checks.length} identities failed: ${failed.map((c) => `${c.name} [${c.anchors}, m=${c.order}]`).join('; ')}`);
 }
 
@@ -117,14 +112,15 @@ async function coefficients(flags: Flags, io: CommandIo): Promise<void> {
   const method = flags.required('method');
   if (!['taylorseer', 'newton', 'foca'].includes(method)) throw new UserError(`unknown method "${method}": coefficients knows taylorseer, newton and foca`);
   const anchors = parseStepList(flags.required('anchors'), '--anchors');
+  if (anchors.length > MAX_TAYLORSEER_ORDER + 1) throw new UserError(`--anchors lists ${anchors.length} steps; the highest order is ${MAX_TAYLORSEER_ORDER}, which uses ${MAX_TAYLORSEER_ORDER + 1}: give fewer anchors`);
   anchors.forEach((s, i) => {
     if (i > 0 && s >= anchors[i - 1]!) throw new UserError(`--anchors lists the full steps most recent first, strictly decreasing; got ${anchors.join(',')}`);
   });
   const targetText = flags.required('target');
-  if (!/^\d+$/.test(targetText.trim())) throw new UserError(`--target must be a step number, got "${targetText}"`);
-  const target = Number(targetText);
+  const [target] = parseStepList(targetText, '--target');
+  if (targetText.includes(',')) throw new UserError(`--target is one step number, got "${targetText}"`);
   if (target <= anchors[0]!) throw new UserError(`--target ${target} must come after the most recent anchor ${anchors[0]}`);
-  let order = orderFlag(flags);
+  let order = orderFromFlags(flags);
 
   let w;
   if (method === 'taylorseer') {
@@ -141,7 +137,7 @@ async function coefficients(flags: Flags, io: CommandIo): Promise<void> {
   }
   const weights = exactWeights(w, anchors);
   if (flags.bool('json')) {
-    io.print(JSON.stringify({ method, order, anchors, target, weights, sum: sum(w).toString() }));
+    io.print(formatJson({ method, order, anchors, target, weights, sum: sum(w).toString() }));
     return;
   }
   io.print(`${method} order ${order}, forecasting step ${target} from anchors ${anchors.join(', ')} (most recent first):`);

@@ -7,7 +7,7 @@
 
 import { UserError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
-import { openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
 import { FIT_METHODS, fitWeights, type FitMethod } from '../predictors/fit/fit.js';
 import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
@@ -16,7 +16,8 @@ import { reuseWeights, writeWeightsFile } from '../predictors/l2p.js';
 import { calibrationPair, generate } from '../predictors/pipeline.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
-import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
+import { formatJson } from './json.js';
+import { cfgFromFlags, checkInputs, checkOutputs, given, hasScheduleFlags, MAX_HOST_BYTES, MAX_IMAGES, scheduleFlagSpec, scheduleFromFlags, stepsFromFlags } from './options.js';
 import { progress } from './progress.js';
 
 export const calibrateUsage = `usage: ditto calibrate [--model M.safetensors] [--trajectories 50] [--steps 50] [--cfg g]
@@ -34,23 +35,33 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
     fit: { type: 'string' }, out: { type: 'string' }, 'save-trajectories': { type: 'string' }, batch: { type: 'string' },
     backend: { type: 'string' }, heads: { type: 'string' }, json: { type: 'boolean' }, ...scheduleFlagSpec,
   }, calibrateUsage);
+  const backendChoice = parseBackend(flags.string('backend'));
   const outPath = flags.required('out');
   const fitName = flags.string('fit') ?? 'adam';
   if (!(FIT_METHODS as readonly string[]).includes(fitName)) throw new UserError(`unknown --fit "${fitName}": use one of ${FIT_METHODS.join(', ')}`);
   const method = fitName as FitMethod;
   if (method === 'direct' && !hasScheduleFlags(flags)) throw new UserError('--fit direct fits one schedule: pass --interval N or --full-steps a,b,c');
-  const count = flags.integer('trajectories') ?? 50;
-  const batch = flags.integer('batch') ?? 10;
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: Math.min(batch, count) });
-  const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
+  const count = flags.integer('trajectories', { max: MAX_IMAGES }) ?? 50;
+  const batch = Math.min(flags.integer('batch', { max: MAX_IMAGES }) ?? 10, count);
+  const modelPath = flags.string('model');
+  const save = flags.string('save-trajectories');
+  const inputs = given([['--model', modelPath]]);
+  checkInputs(inputs);
+  checkOutputs(given([['--out', outPath], ['--save-trajectories', save]]), [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
+  const backend = await createBackend(backendChoice, io.info, { batch });
+  const model = openModel(modelPath, backend, { heads: flags.integer('heads') });
   const { dit, card } = model;
-  const steps = flags.integer('steps') ?? card.steps;
-  const cfgScale = flags.number('cfg') ?? card.cfgScale;
+  const steps = stepsFromFlags(flags, card.steps);
+  const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const schedule = hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, 'paper') : undefined;
-
-  const started = performance.now();
   const c = dit.config;
   const size = c.inChannels * c.inputSize * c.inputSize;
+  const bytes = count * steps * size * 4;
+  if (bytes > MAX_HOST_BYTES) {
+    throw new UserError(`--trajectories ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer trajectories (the paper's ablation shows a handful is enough)`);
+  }
+
+  const started = performance.now();
   const data = new Float32Array(count * steps * size);
   const bar = progress('calibrating', count * steps);
   for (let first = 0; first < count; first += batch) {
@@ -69,7 +80,6 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
 
   const shape = [count, steps, c.inChannels, c.inputSize, c.inputSize];
   const traj = makeTrajectories(data, shape, 'calibration');
-  const save = flags.string('save-trajectories');
   if (save) writeSafetensors(save, { trajectories: { dtype: 'F32', shape, data } }, { model: card.path, cfg_scale: String(cfgScale), seed_base: String(calibrationPair(0, 1).seed) });
   const { total: g } = gramMatrices(traj);
   const n = errorCount(count, steps, size);
@@ -80,7 +90,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
     loss: teacherForcedLoss(g, steps, weights, n), reuse_loss: teacherForcedLoss(g, steps, reuseWeights(steps), n),
     seconds: { sampling: (sampled - started) / 1000, fit: (performance.now() - sampled) / 1000 },
   };
-  if (flags.bool('json')) io.print(JSON.stringify(summary));
+  if (flags.bool('json')) io.print(formatJson(summary));
   else {
     io.print(`sampled ${count} full-compute trajectories of ${steps} steps in ${summary.seconds.sampling.toFixed(1)} s${save ? ` (saved to ${save})` : ''}`);
     io.print(`fit ${method}: one-step loss ${summary.loss.toExponential(3)} (plain reuse ${summary.reuse_loss.toExponential(3)}); wrote ${outPath} in ${summary.seconds.fit.toFixed(2)} s`);

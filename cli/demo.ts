@@ -4,9 +4,12 @@
 
 import { formatCacheTable, runCacheBench } from '../bench/cache.js';
 import { grid, upscale, type Image8 } from '../models/image.js';
-import { openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
 import { createBackend, parseBackend } from './backend.js';
+import { UserError } from '../core/errors.js';
 import { parseFlags, type CommandIo } from './flags.js';
+import { formatJson } from './json.js';
+import { checkOutputs } from './options.js';
 import { writePng } from '../models/png.js';
 
 export const demoUsage = `usage: ditto demo [--out out/demo.png] [--backend auto|cpu|webgpu] [--json]
@@ -18,8 +21,11 @@ const DEMO_SAMPLES = 10;
 
 export async function demoCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, { out: { type: 'string' }, backend: { type: 'string' }, json: { type: 'boolean' } }, demoUsage);
+  const backendChoice = parseBackend(flags.string('backend'));
   const out = flags.string('out') ?? 'out/demo.png';
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: DEMO_SAMPLES });
+  if (!out.endsWith('.png')) throw new UserError(`--out ${out}: the demo writes a .png image`);
+  checkOutputs([{ flag: '--out', path: out }], [{ flag: 'the bundled model', path: BUNDLED_MODEL }]);
+  const backend = await createBackend(backendChoice, io.info, { batch: DEMO_SAMPLES });
   const model = openModel(undefined, backend);
   const runs: Image8[][] = [];
   const result = await runCacheBench({
@@ -30,7 +36,7 @@ export async function demoCommand(argv: string[], io: CommandIo): Promise<void> 
   });
   writePng(out, upscale(grid(runs.flat(), runs[0].length), 3));
   if (flags.bool('json')) {
-    io.print(JSON.stringify({ ...result, image: out }));
+    io.print(formatJson({ ...result, image: out }));
     return;
   }
   io.print(formatCacheTable(result));

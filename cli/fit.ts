@@ -20,7 +20,11 @@ import { L2PPredictor, reuseWeights, writeWeightsFile, type Weights } from '../p
 import type { Schedule } from '../predictors/schedule.js';
 import { rolloutErrorsFromGram, unroll } from '../predictors/unroll.js';
 import { parseFlags, type CommandIo } from './flags.js';
-import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
+import { formatJson } from './json.js';
+import { checkInputs, checkOutputs, hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
+
+/** Each Adam step costs O(S^3) on the Gram matrix: a million is minutes of work, and no fit needs more. */
+const MAX_ADAM_STEPS = 1_000_000;
 
 export const fitUsage = `usage: ditto fit --trajectories T.safetensors --method adam|lstsq|direct --out W.json
                  [--steps 200] [--lr 0.01] [--ridge ${DEFAULT_RIDGE}]
@@ -48,7 +52,9 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   const method = methodName as FitMethod;
   const path = flags.required('trajectories');
   const outPath = flags.required('out');
-  const adamSteps = flags.integer('steps') ?? 200;
+  checkInputs([{ flag: '--trajectories', path }]);
+  checkOutputs([{ flag: '--out', path: outPath }], [{ flag: '--trajectories', path }]);
+  const adamSteps = flags.integer('steps', { max: MAX_ADAM_STEPS }) ?? 200;
   const lr = flags.number('lr') ?? 0.01;
   if (!(lr > 0)) throw new UserError(`--lr must be positive, got ${lr}`);
   const ridge = flags.number('ridge') ?? DEFAULT_RIDGE;
@@ -101,7 +107,7 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
     seconds: { read: (t1 - t0) / 1000, gram: (t2 - t1) / 1000, fit: (t3 - t2) / 1000, total: (performance.now() - t0) / 1000 },
   };
   if (flags.bool('json')) {
-    io.print(JSON.stringify(summary));
+    io.print(formatJson(summary));
     return;
   }
   io.print(`fit ${method} on ${traj.batch} trajectories of ${S} steps x ${shapeString(traj.elementShape)}`);

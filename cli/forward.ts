@@ -13,6 +13,8 @@ import { DiT } from '../models/dit/dit.js';
 import { loadDiT } from '../models/dit/weights.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
+import { formatJson } from './json.js';
+import { checkInputs, checkOutputs } from './options.js';
 
 export const forwardUsage = `usage: ditto forward --weights W.safetensors --inputs I.safetensors --out O.safetensors
                      [--cfg-scale S] [--backend auto|cpu|webgpu] [--heads H] [--json]`;
@@ -37,7 +39,10 @@ function readInputs(path: string): Inputs {
       const s = file.info(name).shape;
       if (s.length !== 1 || s[0] !== n) throw new UserError(`${path}: ${name} has shape ${shapeString(s)}, expected [${n}] to match x`);
     }
-    return { x: file.readF32('x'), xShape, t: file.readF32('t'), y: file.readI32('y') };
+    const x = file.readF32('x');
+    const bad = x.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new UserError(`${path}: x holds ${x[bad]} at element ${bad}: inputs must be finite`);
+    return { x, xShape, t: file.readF32('t'), y: file.readI32('y') };
   } finally {
     file.close();
   }
@@ -53,29 +58,37 @@ export async function forwardCommand(argv: string[], io: CommandIo): Promise<voi
     heads: { type: 'string' },
     json: { type: 'boolean' },
   }, forwardUsage);
+  const backendChoice = parseBackend(flags.string('backend'));
   const weightsPath = flags.required('weights');
   const inputsPath = flags.required('inputs');
   const outPath = flags.required('out');
   const cfgScale = flags.number('cfg-scale');
   const heads = flags.integer('heads');
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info);
+  const inputs = [{ flag: '--weights', path: weightsPath }, { flag: '--inputs', path: inputsPath }];
+  checkInputs(inputs);
+  checkOutputs([{ flag: '--out', path: outPath }], inputs);
+  const backend = await createBackend(backendChoice, io.info);
 
   const started = performance.now();
   const loaded = loadDiT(weightsPath, backend, { heads });
   const model = new DiT(loaded.config, loaded.weights);
-  const inputs = readInputs(inputsPath);
-  const x = backend.upload(inputs.x, inputs.xShape, 'f32');
-  const out = model.forward(x, inputs.t, inputs.y);
+  const data = readInputs(inputsPath);
+  const x = backend.upload(data.x, data.xShape, 'f32');
+  const out = model.forward(x, data.t, data.y);
   const results: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {
     out: { dtype: 'F32', shape: out.shape, data: (await out.read()) as Float32Array },
   };
   if (cfgScale !== undefined) {
-    const n = inputs.xShape[0];
-    const x2 = backend.upload(new Float32Array([...inputs.x, ...inputs.x]), [2 * n, ...inputs.xShape.slice(1)], 'f32');
-    const t2 = [...inputs.t, ...inputs.t];
-    const y2 = [...inputs.y, ...new Array<number>(n).fill(loaded.config.numClasses)];
+    const n = data.xShape[0];
+    const x2 = backend.upload(new Float32Array([...data.x, ...data.x]), [2 * n, ...data.xShape.slice(1)], 'f32');
+    const t2 = [...data.t, ...data.t];
+    const y2 = [...data.y, ...new Array<number>(n).fill(loaded.config.numClasses)];
     const guided = model.forwardWithCfg(x2, t2, y2, cfgScale);
     results.out_cfg = { dtype: 'F32', shape: guided.shape, data: (await guided.read()) as Float32Array };
+  }
+  for (const [name, r] of Object.entries(results)) {
+    const bad = r.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new UserError(`the forward pass produced ${r.data[bad]} in ${name} (element ${bad}): the inputs or --cfg-scale are out of range for this model; nothing was written`);
   }
   writeSafetensors(outPath, results, { cfg_scale: String(cfgScale ?? '') });
   const seconds = (performance.now() - started) / 1000;
@@ -87,7 +100,7 @@ export async function forwardCommand(argv: string[], io: CommandIo): Promise<voi
     tensors: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.shape])),
     seconds,
   };
-  if (flags.bool('json')) io.print(JSON.stringify(summary));
+  if (flags.bool('json')) io.print(formatJson(summary));
   else {
     io.print(`DiT depth ${c.depth}, hidden ${c.hiddenSize}, heads ${c.numHeads}, patch ${c.patchSize}, ${c.inputSize}x${c.inputSize}x${c.inChannels}, learn_sigma ${c.learnSigma}`);
     io.print(`wrote ${Object.entries(results).map(([k, v]) => `${k} ${shapeString(v.shape)}`).join(', ')} to ${outPath} in ${seconds.toFixed(2)} s on ${backend.name}`);

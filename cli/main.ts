@@ -40,7 +40,7 @@ export async function main(argv: string[], io: CommandIo = consoleIo): Promise<n
   }
   const command = commands[name];
   if (!command) {
-    io.info(`ditto: unknown command "${name}"\n${help()}`);
+    io.info(`ditto: unknown command "${name}": ditto --help lists the commands`);
     return 1;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -12,12 +12,14 @@
 import { UserError } from '../core/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
 import { shapeString } from '../core/shape.js';
-import { readWeightsFile } from '../predictors/l2p.js';
-import { createPredictor, defaultScheduleKind, METHODS, parseMethod, resolveSchedule, type ScheduleKind } from '../predictors/methods.js';
-import { relativeL2, rollout } from '../predictors/rollout.js';
-import { parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
 import { formatTable } from '../core/table.js';
-import { parseFlags, type CommandIo, type Flags } from './flags.js';
+import { readWeightsFile, requireForecastRows } from '../predictors/l2p.js';
+import { createPredictor, defaultScheduleKind, METHODS, parseMethod } from '../predictors/methods.js';
+import { relativeL2, rollout } from '../predictors/rollout.js';
+import { speedup } from '../predictors/schedule.js';
+import { parseFlags, type CommandIo } from './flags.js';
+import { formatJson } from './json.js';
+import { checkInputs, checkOutputs, given, orderFromFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
 
 export const predictUsage = `usage: ditto predict --method ${METHODS.join('|')} [--order m] [--weights W.json]
                      (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer]
@@ -28,28 +30,6 @@ export const predictUsage = `usage: ditto predict --method ${METHODS.join('|')} 
                    unless --schedule says otherwise
   --full-steps     the full-compute steps, starting at 0
   --errors         print the per-step relative error against F`;
-
-/** The flags every command that takes a schedule shares. */
-export const scheduleFlagSpec = {
-  interval: { type: 'string' },
-  'full-steps': { type: 'string' },
-  schedule: { type: 'string' },
-} as const;
-
-/** --interval / --full-steps / --schedule, or undefined when none is given and `optional`. */
-export function scheduleFromFlags(flags: Flags, steps: number, defaultKind: ScheduleKind): Schedule {
-  const full = flags.string('full-steps');
-  return resolveSchedule({
-    steps,
-    interval: flags.integer('interval'),
-    fullSteps: full === undefined ? undefined : parseStepList(full),
-    kind: flags.string('schedule'),
-  }, defaultKind);
-}
-
-export function hasScheduleFlags(flags: Flags): boolean {
-  return ['interval', 'full-steps', 'schedule'].some((n) => flags.string(n) !== undefined);
-}
 
 /** `features` [S, ...] as one array per step. */
 function readFeatures(path: string): { steps: Float32Array[]; shape: number[] } {
@@ -86,17 +66,19 @@ export async function predictCommand(argv: string[], io: CommandIo): Promise<voi
   const method = parseMethod(flags.required('method'));
   const featuresPath = flags.required('features');
   const outPath = flags.required('out');
-  const orderText = flags.string('order');
-  const order = orderText === undefined ? undefined : flags.number('order');
-  if (order !== undefined && (!Number.isInteger(order) || order < 0)) throw new UserError(`--order must be a non-negative integer, got "${orderText}"`);
+  const order = orderFromFlags(flags);
   const weightsPath = flags.string('weights');
   if (method === 'l2p' && weightsPath === undefined) throw new UserError('--method l2p needs --weights W.json (make one with ditto fit)');
+  const inputs = given([['--features', featuresPath], ['--weights', weightsPath]]);
+  checkInputs(inputs);
+  checkOutputs([{ flag: '--out', path: outPath }], inputs);
 
   const started = performance.now();
   const { steps: features, shape } = readFeatures(featuresPath);
   const S = features.length;
   const schedule = scheduleFromFlags(flags, S, defaultScheduleKind(method));
   const weights = weightsPath === undefined ? undefined : readWeightsFile(weightsPath, S);
+  if (weights) requireForecastRows(weights, schedule, weightsPath!);
   const predictor = createPredictor({ method, order, weights }, S);
   const { outputs, terms } = rollout(features, schedule, predictor);
 
@@ -113,7 +95,7 @@ export async function predictCommand(argv: string[], io: CommandIo): Promise<voi
   const max = Math.max(0, ...skipped);
   const seconds = (performance.now() - started) / 1000;
   if (flags.bool('json')) {
-    io.print(JSON.stringify({
+    io.print(formatJson({
       method: predictor.name, schedule: schedule.label, fullSteps: schedule.fullSteps, steps: S, speedup: speedup(schedule),
       out: outPath, meanError: mean, maxError: max, errors, seconds,
     }));

@@ -8,16 +8,14 @@
 import { writeSafetensors } from '../core/safetensors.js';
 import { UserError } from '../core/errors.js';
 import { grid, toImages, upscale } from '../models/image.js';
-import { openModel, type ModelCard } from '../models/pretrained.js';
-import { readWeightsFile } from '../predictors/l2p.js';
-import { createPredictor, defaultScheduleKind, METHODS, parseMethod, resolveSchedule, type Method } from '../predictors/methods.js';
-import { generate } from '../predictors/pipeline.js';
-import type { Predictor } from '../predictors/predictor.js';
-import { fullSchedule, speedup, type Schedule } from '../predictors/schedule.js';
-import { createBackend, parseBackend } from './backend.js';
-import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { writePng } from '../models/png.js';
-import { hasScheduleFlags, scheduleFlagSpec, scheduleFromFlags } from './predict.js';
+import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
+import { METHODS } from '../predictors/methods.js';
+import { generate } from '../predictors/pipeline.js';
+import { createBackend, parseBackend } from './backend.js';
+import { parseFlags, type CommandIo } from './flags.js';
+import { formatJson } from './json.js';
+import { cacheFlagSpec, cacheFromFlags, cfgFromFlags, checkImageCount, checkInputs, checkOutputs, classCount, given, MAX_IMAGES, parseClasses, seedFromFlags, stepsFromFlags } from './options.js';
 import { progress } from './progress.js';
 
 export const sampleUsage = `usage: ditto sample [--model M.safetensors] --class c[,c,...] [--seed s] [--per-class K]
@@ -32,77 +30,32 @@ export const sampleUsage = `usage: ditto sample [--model M.safetensors] --class 
   --interval   the schedule (the paper's for l2p, TaylorSeer's for the others; default 5)
   --weights    L2P's matrix (default: the one calibrated for the model, beside it)`;
 
-export const cacheFlagSpec = {
-  cache: { type: 'string' },
-  order: { type: 'string' },
-  weights: { type: 'string' },
-  ...scheduleFlagSpec,
-} as const;
-
-export interface CachePlan {
-  method: Method | 'none';
-  schedule: Schedule;
-  predictor?: Predictor;
-  label: string;
-}
-
-/** The schedule and predictor a command's --cache / --interval / --weights flags ask for. */
-export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): CachePlan {
-  const cache = flags.string('cache') ?? 'none';
-  if (cache === 'none') {
-    if (hasScheduleFlags(flags)) throw new UserError('--interval/--full-steps/--schedule need a --cache method');
-    return { method: 'none', schedule: fullSchedule(steps), label: 'none' };
-  }
-  const method = parseMethod(cache);
-  return cachePlan(method, steps, card, {
-    schedule: hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, defaultScheduleKind(method)) : undefined,
-    order: flags.integer('order'),
-    weightsPath: flags.string('weights'),
-  });
-}
-
-/** A method at a schedule (default: interval 5 of the method's usual kind) for a model. */
-export function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string } = {}): CachePlan {
-  const schedule = o.schedule ?? resolveSchedule({ steps, interval: o.interval ?? 5 }, defaultScheduleKind(method));
-  let weights;
-  if (method === 'l2p') {
-    const path = o.weightsPath ?? card.l2pWeights;
-    if (!path) throw new UserError(`l2p needs a weight matrix and ${card.path} has none beside it: run ditto calibrate, then pass --weights W.json`);
-    weights = readWeightsFile(path, steps);
-  }
-  const predictor = createPredictor({ method, order: o.order, weights }, steps);
-  return { method, schedule, predictor, label: `${method}, ${schedule.label}: ${schedule.fullSteps.length}/${steps} full, ${speedup(schedule).toFixed(2)}x fewer model calls` };
-}
-
-export function parseClasses(value: string, numClasses: number): number[] {
-  const classes = value.split(',').map((s) => Number(s.trim()));
-  for (const c of classes) {
-    if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new UserError(`--class ${value}: each class must be an integer from 0 to ${numClasses - 1}`);
-  }
-  return classes;
-}
-
 export async function sampleCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, {
     model: { type: 'string' }, class: { type: 'string' }, seed: { type: 'string' }, 'per-class': { type: 'string' },
     steps: { type: 'string' }, cfg: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
     heads: { type: 'string' }, json: { type: 'boolean' }, ...cacheFlagSpec,
   }, sampleUsage);
+  const backendChoice = parseBackend(flags.string('backend'));
   const out = flags.required('out');
   if (!/\.(png|safetensors)$/.test(out)) throw new UserError(`--out ${out}: give a .png image or a .safetensors file of samples`);
   const classArg = flags.required('class');
-  const seed = flags.number('seed') ?? 0;
-  if (!Number.isInteger(seed) || seed < 0) throw new UserError(`--seed must be a non-negative integer, got ${seed}`);
-  const perClass = flags.integer('per-class') ?? 1;
-  const batch = classArg.split(',').length * perClass;
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch });
-  const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
+  const perClass = flags.integer('per-class', { max: MAX_IMAGES }) ?? 1;
+  const batch = classCount(classArg) * perClass;
+  checkImageCount(batch, `--class ${classArg} with --per-class ${perClass}`);
+  const seed = seedFromFlags(flags, perClass);
+  const modelPath = flags.string('model');
+  const inputs = given([['--model', modelPath], ['--weights', flags.string('weights')]]);
+  checkInputs(inputs);
+  checkOutputs([{ flag: '--out', path: out }], [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
+  const backend = await createBackend(backendChoice, io.info, { batch });
+  const model = openModel(modelPath, backend, { heads: flags.integer('heads') });
   const { card, dit } = model;
   if (out.endsWith('.png') && !card.dataRange) {
     throw new UserError(`${card.path} has no __metadata__.data_range: it samples latents that need a VAE decoder; write them with --out samples.safetensors`);
   }
-  const steps = flags.integer('steps') ?? card.steps;
-  const cfgScale = flags.number('cfg') ?? card.cfgScale;
+  const steps = stepsFromFlags(flags, card.steps);
+  const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const classes = parseClasses(classArg, dit.config.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
   const seeds = classes.map((_, i) => seed + (i % perClass));
   const plan = cacheFromFlags(flags, steps, card);
@@ -117,15 +70,18 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   });
   bar.stop();
 
-  // Small images (MNIST's 28 px) are enlarged to be visible; the metrics never see these.
-  const images = grid(toImages(result.samples, result.shape, card.dataRange!), perClass);
-  if (out.endsWith('.png')) writePng(out, upscale(images, Math.max(1, Math.floor(128 / result.shape[2]))));
-  else writeSafetensors(out, { samples: { dtype: 'F32', shape: result.shape, data: result.samples } }, { classes: classes.join(','), seeds: seeds.join(',') });
+  if (out.endsWith('.png')) {
+    // Small images (MNIST's 28 px) are enlarged to be visible; the metrics never see these.
+    const images = grid(toImages(result.samples, result.shape, card.dataRange!), perClass);
+    writePng(out, upscale(images, Math.max(1, Math.floor(128 / result.shape[2]))));
+  } else {
+    writeSafetensors(out, { samples: { dtype: 'F32', shape: result.shape, data: result.samples } }, { classes: classes.join(','), seeds: seeds.join(',') });
+  }
   const s = result.stats;
   const summary = {
     out, backend: backend.name, classes, seeds, steps, cfg_scale: cfgScale, cache: plan.method,
     full_steps: s.forwards, skipped_steps: s.skipped, flops_speedup: (s.flops.model + s.flops.saved) / (s.flops.model + s.flops.predictor), seconds: s.seconds,
   };
-  if (flags.bool('json')) io.print(JSON.stringify(summary));
+  if (flags.bool('json')) io.print(formatJson(summary));
   else io.print(`wrote ${out}: ${classes.length} image${classes.length > 1 ? 's' : ''}, ${steps} steps (${s.forwards} model, ${s.skipped} forecast: ${plan.label}), cfg ${cfgScale}, ${s.seconds.toFixed(2)} s on ${backend.name}`);
 }

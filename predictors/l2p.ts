@@ -17,6 +17,7 @@
 import { UserError } from '../core/errors.js';
 import { readTextFile, writeFileAtomic } from '../core/files.js';
 import { StepOrder, type Predictor, type Term } from './predictor.js';
+import type { Schedule } from './schedule.js';
 
 export type Weights = number[][];
 
@@ -29,7 +30,7 @@ export function validateWeights(w: unknown, source: string, steps?: number): Wei
   w.forEach((row: unknown[], r) => {
     if (row.length !== n) throw new UserError(`${source}: row ${r} has ${row.length} entries, but W has ${n} rows: W must be square (steps x steps)`);
     row.forEach((v, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${source}: W[${r}][${j}] is ${JSON.stringify(v)}, not a finite number`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`${source}: W[${r}][${j}] is ${describe(v)}, not a finite number`);
       if (j > r && v !== 0) {
         throw new UserError(`${source}: W[${r}][${j}] = ${v} lies above the diagonal: W must be lower-triangular (row r forecasts step r+1 from steps 0..r only)`);
       }
@@ -41,13 +42,34 @@ export function validateWeights(w: unknown, source: string, steps?: number): Wei
   return w as Weights;
 }
 
+/** A bad entry in one short phrase: never the whole (possibly huge or deeply nested) value. */
+function describe(v: unknown): string {
+  if (typeof v === 'number') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.slice(0, 20))}${v.length > 20 ? '...' : ''}`;
+  return v === null ? 'null' : typeof v;
+}
+
+/**
+ * Every step the schedule forecasts needs a row with some weight: an all-zero row would forecast the
+ * model's output as zero, which no fit produces and which silently ruins the sample.
+ */
+export function requireForecastRows(w: Weights, schedule: Schedule, source: string): void {
+  for (let s = 1; s < schedule.steps; s++) {
+    if (!schedule.isFull(s) && w[s - 1]!.every((v) => v === 0)) {
+      throw new UserError(`${source}: row ${s - 1} of W is all zero, but ${schedule.label} forecasts step ${s} with it: fit W again (ditto fit) or use a schedule that computes step ${s}`);
+    }
+  }
+}
+
 /** Parses the official format. Python's repr of a float list is JSON; nan/inf are not and are refused. */
 export function parseWeights(text: string, source: string, steps?: number): Weights {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${source}: not a JSON list of lists (${(e as Error).message.split('\n')[0]}); NaN or Infinity in a weight file are not allowed`);
+    const why = e instanceof RangeError ? 'nested too deeply' : (e as Error).message.split('\n')[0];
+    throw new UserError(`${source}: not a JSON list of lists (${why}); NaN or Infinity in a weight file are not allowed`);
   }
   return validateWeights(parsed, source, steps);
 }

@@ -14,6 +14,8 @@ export type Method = (typeof METHODS)[number];
 
 /** TaylorSeer's order when none is given (the L2P code's cache_init default, max_order = 2). */
 export const DEFAULT_TAYLORSEER_ORDER = 2;
+/** The highest order any command accepts: beyond it the factorials and differences are pure noise. */
+export const MAX_TAYLORSEER_ORDER = 16;
 
 export function parseMethod(value: string, allowed: readonly string[] = METHODS): Method {
   if (!allowed.includes(value)) throw new UserError(`unknown method "${value}": use one of ${allowed.join(', ')}`);
@@ -39,7 +41,7 @@ export function createPredictor(spec: PredictorSpec, steps: number): Predictor {
       return new ForaPredictor();
     case 'taylorseer': {
       const order = spec.order ?? DEFAULT_TAYLORSEER_ORDER;
-      if (!Number.isInteger(order) || order < 0 || order > 16) throw new UserError(`--order must be an integer from 0 to 16, got ${order}`);
+      if (!Number.isInteger(order) || order < 0 || order > MAX_TAYLORSEER_ORDER) throw new UserError(`--order must be an integer from 0 to ${MAX_TAYLORSEER_ORDER}, got ${order}`);
       return new TaylorSeerPredictor(order);
     }
     case 'foca':

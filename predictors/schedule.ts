@@ -90,6 +90,8 @@ export function parseStepList(text: string, what = '--full-steps'): number[] {
   const parts = text.split(',').map((p) => p.trim());
   return parts.map((p) => {
     if (!/^\d+$/.test(p)) throw new UserError(`${what} must be a comma-separated list of step numbers, got "${text}"`);
+    // Steps are exact integers everywhere (the analyzer turns them into fractions): no rounding allowed.
+    if (!Number.isSafeInteger(Number(p))) throw new UserError(`${what}: step ${p} is larger than ${Number.MAX_SAFE_INTEGER}, the largest exact step number`);
     return Number(p);
   });
 }

@@ -9,6 +9,7 @@
 
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { UserError } from '../errors.js';
 import { parallelKernels, type KernelArgs, type ParallelKernel } from '../../kernels/cpu/parallel.js';
 
 export const IDLE = 0;
@@ -27,10 +28,21 @@ interface PoolWorker {
   port: MessagePort;
 }
 
-/** Threads to use: DITTO_THREADS if set, else every core the OS gives this process. */
-export function defaultThreadCount(): number {
-  const fromEnv = Number(process.env.DITTO_THREADS);
-  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+/** More threads than this only adds contention: each one streams its own slice of the weights. */
+export const MAX_THREADS = 64;
+
+/**
+ * Threads to use: DITTO_THREADS if set (1..MAX_THREADS; a bad value is an error, not ignored),
+ * else every core the OS gives this process, up to 16.
+ */
+export function defaultThreadCount(env = process.env.DITTO_THREADS): number {
+  if (env !== undefined && env.trim() !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
+      throw new UserError(`DITTO_THREADS=${env}: give the number of CPU threads, an integer from 1 to ${MAX_THREADS} (or unset it to use every core)`);
+    }
+    return n;
+  }
   return Math.max(1, Math.min(availableParallelism(), 16));
 }
 

@@ -13,6 +13,7 @@
 // Note: the official loop is `for epoch in range(201)`, i.e. 201 steps; its weight.txt is the W after
 // step 201. `steps` here counts Adam steps; pass 201 to reproduce that file exactly.
 
+import { UserError } from '../../core/errors.js';
 import { reuseWeights, type Weights } from '../l2p.js';
 import type { Gram } from './gram.js';
 import { teacherForcedGradient, teacherForcedLoss } from './objective.js';
@@ -45,6 +46,9 @@ export function fitAdam(g: Gram, steps: number, n: number, opts: AdamOptions = {
   const losses: number[] = [];
   for (let t = 1; t <= iterations; t++) {
     const loss = teacherForcedLoss(g, S, w, n);
+    if (!Number.isFinite(loss)) {
+      throw new UserError(`the Adam fit diverged: the loss is ${loss} at step ${t} of ${iterations} (lr ${lr}): lower --lr, or use --fit lstsq`);
+    }
     losses.push(loss);
     const grad = teacherForcedGradient(g, S, w, n);
     const stepSize = lr / (1 - beta1 ** t);

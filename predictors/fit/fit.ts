@@ -2,6 +2,7 @@
 // trajectories) and `ditto calibrate` (from trajectories it samples itself). All three work on the
 // S x S Gram matrix of the trajectories alone.
 
+import { UserError } from '../../core/errors.js';
 import { fitAdam } from './adam.js';
 import { fitDirect } from './direct.js';
 import type { Gram } from './gram.js';
@@ -32,6 +33,15 @@ export interface FitResult {
 
 /** g: the Gram matrix of S-step trajectories; n: the number of squared errors the loss averages. */
 export function fitWeights(g: Gram, steps: number, n: number, o: FitOptions): FitResult {
+  const result = fitWith(g, steps, n, o);
+  // A fit that overflowed is the fit's failure, not the output file's: say so before anything is written.
+  result.weights.forEach((row, r) => row.forEach((v, j) => {
+    if (!Number.isFinite(v)) throw new UserError(`the ${o.method} fit failed: W[${r}][${j}] came out ${v} (the trajectories may be degenerate or huge): check the data, or try another --fit method`);
+  }));
+  return result;
+}
+
+function fitWith(g: Gram, steps: number, n: number, o: FitOptions): FitResult {
   const ridge = o.ridge ?? DEFAULT_RIDGE;
   switch (o.method) {
     case 'adam': {

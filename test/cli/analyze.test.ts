@@ -61,7 +61,7 @@ test('with --weights: L2P unrolled on a schedule; with --trajectories: projectio
   assert.is(await main(['analyze', '--json', '--weights', fixture('l2p-adam.weights.json'), '--interval', '4', '--schedule', 'taylorseer', '--order', '1'], j.io), 0);
   const r = JSON.parse(j.out[0]!);
   assert.is(r.effective.steps.length, 20 - 7);
-  assert.is(r.effective.taylorSeerOrder, 1);
+  assert.is(r.effective.taylor_seer_order, 1);
 });
 
 test('user mistakes end in one line on stderr and exit code 1', async () => {

@@ -33,13 +33,13 @@ test('--json summaries: lstsq beats reuse; direct reports its schedule and beats
   const { io, out } = capture();
   assert.is(await main(['fit', '--trajectories', T, '--method', 'lstsq', '--out', tmp('ls.json'), '--json'], io), 0);
   const s = JSON.parse(out[0]!);
-  assert.ok(s.loss < s.reuseLoss);
+  assert.ok(s.loss < s.reuse_loss);
   assert.equal(s.trajectories, [6, 20, 48]);
   const d = capture();
   assert.is(await main(['fit', '--trajectories', T, '--method', 'direct', '--interval', '4', '--schedule', 'taylorseer', '--out', tmp('d.json'), '--json'], d.io), 0);
   const sd = JSON.parse(d.out[0]!);
-  assert.equal(sd.fullSteps, [0, 1, 2, 6, 10, 14, 18]);
-  assert.ok(sd.rollout.meanError < sd.rollout.reuseMeanError);
+  assert.equal(sd.full_steps, [0, 1, 2, 6, 10, 14, 18]);
+  assert.ok(sd.rollout.mean_error < sd.rollout.reuse_mean_error);
 });
 
 test('user mistakes end in one line on stderr and exit code 1', async () => {

@@ -58,10 +58,10 @@ test('--errors prints the per-step table; --json the summary', async () => {
   assert.match(out.join('\n'), /\n\s+3\s+forecast\s+3\s/);
   const j = await predict(['--method', 'taylorseer', '--interval', '3', '--json']);
   const summary = JSON.parse(j.out[0]!);
-  assert.equal(summary.fullSteps, [0, 1, 2, 5, 8, 11, 14, 17]);
+  assert.equal(summary.full_steps, [0, 1, 2, 5, 8, 11, 14, 17]);
   assert.is(summary.errors.length, S);
   assert.is(summary.errors[5], 0);
-  assert.ok(summary.meanError > 0 && summary.maxError >= summary.meanError);
+  assert.ok(summary.mean_error > 0 && summary.max_error >= summary.mean_error);
 });
 
 test('the paper schedule is the default for l2p with --interval (50 steps)', async () => {
@@ -71,7 +71,7 @@ test('the paper schedule is the default for l2p with --interval (50 steps)', asy
   writeWeightsFile(W50, reuseWeights(50));
   const { io, out } = capture();
   assert.is(await main(['predict', '--method', 'l2p', '--weights', W50, '--interval', '7', '--features', F50, '--out', tmp('O50.safetensors'), '--json'], io), 0);
-  assert.equal(JSON.parse(out[0]!).fullSteps, [0, 1, 2, 4, 9, 17, 26, 35, 43]);
+  assert.equal(JSON.parse(out[0]!).full_steps, [0, 1, 2, 4, 9, 17, 26, 35, 43]);
   const { io: io2, err } = capture();
   assert.is(await main(['predict', '--method', 'l2p', '--weights', W50, '--interval', '9', '--features', F50, '--out', tmp('x.safetensors')], io2), 1);
   assert.match(err.at(-1)!, /no paper schedule for N=9: the supported ones are N = 5, 6, 7, 8, 10, 16/);

@@ -34,12 +34,12 @@ test('--cache skips model calls on the schedule and writes samples as safetensor
 
 test('user mistakes are one line each', async () => {
   const cases: [string[], RegExp][] = [
-    [['sample', '--class', '10', '--out', tmp('x.png')], /each class must be an integer from 0 to 9/],
+    [['sample', '--class', '10', '--out', tmp('x.png')], /"10" is not a class; give integers from 0 to 9/],
     [['sample', '--class', '1', '--out', tmp('x.jpg')], /give a \.png image or a \.safetensors file/],
-    [['sample', '--class', '1', '--interval', '5', '--out', tmp('x.png')], /need a --cache method/],
+    [['sample', '--class', '1', '--interval', '5', '--out', tmp('x.png')], /--interval configures a forecasting cache: add --cache/],
     [['sample', '--class', '1', '--cache', 'magic', '--out', tmp('x.png')], /magic/],
     [['sample', '--class', '1', '--cache', 'l2p', '--interval', '5', '--steps', '20', '--out', tmp('x.png')], /the paper's schedules are for 50 steps, not 20/],
-    [['sample', '--class', '1', '--model', tmp('missing.safetensors'), '--out', tmp('x.png')], /does not exist/],
+    [['sample', '--class', '1', '--model', tmp('missing.safetensors'), '--out', tmp('x.png')], /no such --model file/],
   ];
   for (const [argv, pattern] of cases) {
     const { io, err } = capture();

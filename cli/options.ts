@@ -1,0 +1,167 @@
+// The flags that several commands share, with one rule each wherever they appear: the schedule
+// (--interval / --full-steps / --schedule), the cache (--cache / --order / --weights), classes and
+// seeds, step counts, guidance, and the files a command reads and writes. Each check runs before any
+// work (and before a device is opened), so a mistake costs the user nothing.
+//
+// The limits below are not what the engine can technically address but what any real run needs, set
+// so that a typo (an extra zero, 1e12) is refused in one line instead of exhausting memory hours later.
+
+import { UserError } from '../core/errors.js';
+import { checkOutput, checkOutputFolder, requireRegularFile, type NamedPath } from '../core/files.js';
+import { type ModelCard } from '../models/pretrained.js';
+import { readWeightsFile, requireForecastRows, type Weights } from '../predictors/l2p.js';
+import { createPredictor, defaultScheduleKind, MAX_TAYLORSEER_ORDER, parseMethod, resolveSchedule, type Method, type ScheduleKind } from '../predictors/methods.js';
+import type { Predictor } from '../predictors/predictor.js';
+import { fullSchedule, parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
+import type { Flags } from './flags.js';
+
+/** Sampling steps: DDPM itself has 1000; ten times that is still a deliberate choice. */
+export const MAX_STEPS = 10_000;
+/** Images in one command (classes x per-class, benchmark seeds). */
+export const MAX_IMAGES = 10_000;
+/** Host memory a command may plan to hold in one array (calibration trajectories). */
+export const MAX_HOST_BYTES = 4 * 2 ** 30;
+/** Seeds are 32-bit (models/noise.ts): larger ones would silently repeat smaller ones. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+
+export const scheduleFlagSpec = {
+  interval: { type: 'string' },
+  'full-steps': { type: 'string' },
+  schedule: { type: 'string' },
+} as const;
+
+export function hasScheduleFlags(flags: Flags): boolean {
+  return ['interval', 'full-steps', 'schedule'].some((n) => flags.string(n) !== undefined);
+}
+
+/** The schedule that --interval / --full-steps / --schedule give for `steps` steps. */
+export function scheduleFromFlags(flags: Flags, steps: number, defaultKind: ScheduleKind): Schedule {
+  const full = flags.string('full-steps');
+  return resolveSchedule({
+    steps,
+    interval: flags.integer('interval', { max: MAX_STEPS }),
+    fullSteps: full === undefined ? undefined : parseStepList(full),
+    kind: flags.string('schedule'),
+  }, defaultKind);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caching methods
+
+export const cacheFlagSpec = {
+  cache: { type: 'string' },
+  order: { type: 'string' },
+  weights: { type: 'string' },
+  ...scheduleFlagSpec,
+} as const;
+
+/** --order: TaylorSeer's maximum order, the same range for every command. */
+export function orderFromFlags(flags: Flags): number | undefined {
+  return flags.integer('order', { min: 0, max: MAX_TAYLORSEER_ORDER });
+}
+
+export interface CachePlan {
+  method: Method | 'none';
+  schedule: Schedule;
+  predictor?: Predictor;
+  label: string;
+}
+
+/** The schedule and predictor a command's --cache / --interval / --order / --weights flags ask for. */
+export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): CachePlan {
+  const cache = flags.string('cache') ?? 'none';
+  if (cache === 'none') {
+    const stray = ['interval', 'full-steps', 'schedule', 'order', 'weights'].find((n) => flags.string(n) !== undefined);
+    if (stray) throw new UserError(`--${stray} configures a forecasting cache: add --cache ${stray === 'weights' ? 'l2p' : 'taylorseer'} (or leave --${stray} out)`);
+    return { method: 'none', schedule: fullSchedule(steps), label: 'none' };
+  }
+  const method = parseMethod(cache);
+  return cachePlan(method, steps, card, {
+    schedule: hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, defaultScheduleKind(method)) : undefined,
+    order: orderFromFlags(flags),
+    weightsPath: flags.string('weights'),
+  });
+}
+
+/** A method at a schedule (default: interval 5 of the method's usual kind) for a model. */
+export function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string } = {}): CachePlan {
+  if (o.weightsPath !== undefined && method !== 'l2p') throw new UserError(`--weights is L2P's matrix: --cache ${method} takes none (use --cache l2p, or leave --weights out)`);
+  if (o.order !== undefined && method !== 'taylorseer') throw new UserError(`--order is TaylorSeer's: ${method} has a fixed form (use --cache taylorseer, or leave --order out)`);
+  const schedule = o.schedule ?? resolveSchedule({ steps, interval: o.interval ?? 5 }, defaultScheduleKind(method));
+  let weights: Weights | undefined;
+  if (method === 'l2p') {
+    const path = o.weightsPath ?? card.l2pWeights;
+    if (!path) throw new UserError(`l2p needs a weight matrix and ${card.path} has none beside it: run ditto calibrate, then pass --weights W.json`);
+    weights = readWeightsFile(path, steps);
+    requireForecastRows(weights, schedule, path);
+  }
+  const predictor = createPredictor({ method, order: o.order, weights }, steps);
+  return { method, schedule, predictor, label: `${method}, ${schedule.label}: ${schedule.fullSteps.length}/${steps} full, ${speedup(schedule).toFixed(2)}x fewer model calls` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What to sample
+
+/** "3,5,7" -> [3, 5, 7]; every entry an integer class id below `numClasses`. */
+export function parseClasses(value: string, numClasses: number): number[] {
+  return value.split(',').map((s) => {
+    const t = s.trim();
+    if (!/^\d+$/.test(t) || Number(t) >= numClasses) {
+      throw new UserError(`--class ${value}: ${t === '' ? 'an empty entry' : `"${t}"`} is not a class; give integers from 0 to ${numClasses - 1}, separated by commas`);
+    }
+    return Number(t);
+  });
+}
+
+/** How many entries "--class a,b,c" has, before the model is known (for the image-count limit). */
+export function classCount(value: string): number {
+  return value.split(',').length;
+}
+
+/** Refuses more than MAX_IMAGES images in one command. */
+export function checkImageCount(images: number, how: string): void {
+  if (images > MAX_IMAGES) throw new UserError(`${how} asks for ${images} images; one command draws at most ${MAX_IMAGES}: split the work over several runs`);
+}
+
+/** --seed s for `count` images drawn from seeds s..s+count-1, all within 32 bits. */
+export function seedFromFlags(flags: Flags, count: number): number {
+  const seed = flags.integer('seed', { min: 0, max: MAX_SEED }) ?? 0;
+  if (seed + count - 1 > MAX_SEED) throw new UserError(`--seed ${seed} with ${count} images runs past the largest seed ${MAX_SEED}: use a smaller --seed`);
+  return seed;
+}
+
+/** --steps, or the model's own. */
+export function stepsFromFlags(flags: Flags, fallback: number): number {
+  return flags.integer('steps', { max: MAX_STEPS }) ?? fallback;
+}
+
+/** --cfg: classifier-free guidance; 1 turns it off, and below 1 is not a scale ditto's samplers run. */
+export function cfgFromFlags(flags: Flags, fallback: number): number {
+  const cfg = flags.number('cfg') ?? fallback;
+  if (cfg < 1) throw new UserError(`--cfg must be at least 1 (1 turns guidance off), got ${cfg}`);
+  return cfg;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+/** Every input must be a regular file that exists: checked before any work. */
+export function checkInputs(inputs: readonly (NamedPath & { what?: string })[]): void {
+  for (const input of inputs) requireRegularFile(input.path, input.what ?? `${input.flag} file`);
+}
+
+/** Every output must be writable, distinct from the others, and none of the inputs: checked before any work. */
+export function checkOutputs(outputs: readonly NamedPath[], inputs: readonly NamedPath[], folders: readonly NamedPath[] = []): void {
+  outputs.forEach((o, i) => {
+    checkOutput(o, [...inputs, ...outputs.slice(0, i)]);
+  });
+  for (const f of folders) checkOutputFolder(f);
+}
+
+/** The named paths among `pairs` that were given. */
+export function given(pairs: readonly [string, string | undefined][]): NamedPath[] {
+  return pairs.filter((p): p is [string, string] => p[1] !== undefined).map(([flag, path]) => ({ flag, path }));
+}
