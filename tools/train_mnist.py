@@ -3,7 +3,7 @@ DiT on MNIST (28x28x1), on the CPU, in about an hour on 2 cores.
 
 The network is tools/dit_reference.py's DiT (official architecture and
 state-dict names), learn_sigma off, so the output is one channel: the
-velocity. Objective (FLUX / SD3 rectified flow, docs/facts.md section 4):
+velocity. Objective (FLUX / SD3 rectified flow, docs/dit.md#rectified-flow-euler):
 
     x_t = (1 - t) x0 + t noise,   target v = noise - x0,   model sees t * 1000,
 

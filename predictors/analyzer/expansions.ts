@@ -35,7 +35,7 @@ function fromDifferences<T>(f: Field<T>, c: readonly T[]): T[] {
   });
 }
 
-/** facts.md's alpha_j(r), j = 0..m. */
+/** TaylorSeer's alpha_j(r), j = 0..m (docs/method.md#taylorseer). */
 export function taylorSeerEven<T>(f: Field<T>, order: number, r: T): T[] {
   return fromDifferences(f, Array.from({ length: order + 1 }, (_, i) => f.div(power(f, r, i), factorial(f, i))));
 }

@@ -4,7 +4,7 @@
 // For orders m = 1..8, on even anchors (gap 4) and on uneven ones (the paper's N=5 schedule), and for
 // every target up to the next anchor, it derives TaylorSeer's weights by running the predictor's own
 // recursion over BigInt fractions, and Newton's, then checks:
-//   - each equals its difference expansion (expansions.ts; for even gaps facts.md's alpha_j(r));
+//   - each equals its difference expansion (expansions.ts; for even gaps docs/method.md's alpha_j(r));
 //   - the weights sum to 1 (a constant output is forecast exactly);
 //   - Newton reproduces every polynomial of degree <= m exactly; TaylorSeer only degree <= 1;
 //   - TaylorSeer and Newton agree only at m = 1;

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { UserError } from '../../core/errors.js';
 import { explicitSchedule, fullSchedule, paperSchedule, PAPER_SCHEDULES, parseStepList, speedup, taylorSeerSchedule } from '../../predictors/schedule.js';
 
-test("the paper's schedules are facts.md's lists, with its speedups", () => {
+test("the paper's schedules are docs/method.md's lists, with their speedups", () => {
   assert.equal(paperSchedule(5).fullSteps, [0, 1, 2, 4, 6, 9, 14, 23, 30, 37, 44]);
   assert.equal(paperSchedule(6).fullSteps, [0, 1, 2, 4, 7, 14, 23, 31, 38, 45]);
   assert.equal(paperSchedule(7).fullSteps, [0, 1, 2, 4, 9, 17, 26, 35, 43]);

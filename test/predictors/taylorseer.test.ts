@@ -8,7 +8,7 @@ import { testSchedules } from './schedules.js';
 
 const close = (a: number, b: number, tol = 1e-12) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
 
-test("even gaps: the recursion gives facts.md's m = 1..3 weights for every r = k/N", () => {
+test("even gaps: the recursion gives docs/method.md's m = 1..3 weights for every r = k/N", () => {
   const N = 5;
   const anchors = [25, 20, 15, 10]; // most recent first
   for (let k = 1; k <= 2 * N; k++) {

@@ -4,12 +4,12 @@ import { readSafetensorsF32, SafetensorsFile } from '../../../core/safetensors.j
 import { timestepSinusoid } from '../../../models/dit/timestep.js';
 import { fixture } from '../../backends.js';
 
-test('cos comes first: the check values of facts.md for t = 999', () => {
+test("cos comes first: docs/dit.md's check values for t = 999", () => {
   const e = timestepSinusoid([999]);
   assert.ok(Math.abs(e[0] - 0.99965) < 1e-5, `e[0] = ${e[0]}`);
   assert.ok(Math.abs(e[1] - 0.963785) < 1e-6, `e[1] = ${e[1]}`);
   assert.ok(Math.abs(e[255] - 0.1071472) < 1e-6, `e[255] = ${e[255]}`);
-  // facts.md gives -0.398965, the value with f64-exact frequencies. The official code rounds the
+  // -0.398965 is the value with exactly rounded frequencies (docs/dit.md). The official code rounds the
   // exponent -ln(10000) * 2 / 128 to f32 first, and PyTorch 1.13 float32 on the CPU prints
   // -0.39902055263519287: we follow the code that made the checkpoints, bit for bit.
   assert.is(e[2], Math.fround(-0.39902055263519287));

@@ -6,7 +6,7 @@ import { float64 } from '../../../predictors/field.js';
 
 const s = (ws: Fraction[]) => ws.map((w) => w.toShortString());
 
-test("TaylorSeer's alpha_j(r): facts.md's m = 1..3 polynomials at several r", () => {
+test("TaylorSeer's alpha_j(r): docs/method.md's m = 1..3 polynomials at several r", () => {
   for (const [p, q] of [[1, 1], [1, 2], [3, 4], [2, 1], [7, 5]] as const) {
     const r = Fraction.of(p, q), x = p / q;
     const want: Record<number, number[]> = {

@@ -5,7 +5,7 @@ import { lagrangeWeights, newtonWeights } from '../../../predictors/analyzer/new
 
 const row = (w: Map<number, Fraction>, anchors: number[]) => anchors.map((s) => (w.get(s) ?? Fraction.of(0)).toShortString());
 
-test("one gap ahead on even anchors: facts.md's (2,-1), (3,-3,1), (4,-6,4,-1)", () => {
+test("one gap ahead on even anchors: docs/method.md's (2,-1), (3,-3,1), (4,-6,4,-1)", () => {
   assert.equal(row(newtonWeights(Q, [10, 5], 15, 1), [10, 5]), ['2', '-1']);
   assert.equal(row(newtonWeights(Q, [10, 5, 0], 15, 2), [10, 5, 0]), ['3', '-3', '1']);
   assert.equal(row(newtonWeights(Q, [12, 8, 4, 0], 16, 3), [12, 8, 4, 0]), ['4', '-6', '4', '-1']);
