@@ -7,9 +7,10 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
-import { tokens } from './dit/config.js';
+import { requireRegularFile } from '../core/files.js';
+import { tokens, type DiTConfig } from './dit/config.js';
 import { DiT } from './dit/dit.js';
-import { loadDiT } from './dit/weights.js';
+import { inspectDiT, loadDiT } from './dit/weights.js';
 import { ddim } from './samplers/ddim.js';
 import { eulerFlow } from './samplers/flow.js';
 import type { Sampler } from './samplers/sampler.js';
@@ -41,12 +42,15 @@ function numberOr(value: string | undefined, fallback: number, key: string, path
   return n;
 }
 
-export function openModel(path: string | undefined, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
+/**
+ * A checkpoint's model card and config from its header alone: what a command checks its flags
+ * against before it opens a device.
+ */
+export function inspectModel(path: string | undefined, opts: { heads?: number } = {}): { card: ModelCard; config: DiTConfig } {
   const file = path ?? BUNDLED_MODEL;
-  if (!existsSync(file)) {
-    throw new UserError(path ? `model file ${file} does not exist` : `the bundled model ${file} is missing: reinstall ditto, or pass --model M.safetensors`);
-  }
-  const { config, weights, metadata: m } = loadDiT(file, backend, opts);
+  if (path === undefined && !existsSync(file)) throw new UserError(`the bundled model ${file} is missing: reinstall ditto, or pass --model M.safetensors`);
+  requireRegularFile(file, 'model file');
+  const { config, metadata: m } = inspectDiT(file, opts);
   const sampler = m.sampler ?? 'ddim';
   if (sampler !== 'euler-flow' && sampler !== 'ddim') throw new UserError(`${file}: __metadata__.sampler is "${sampler}": ditto knows euler-flow and ddim`);
   let dataRange: [number, number] | null = null;
@@ -63,8 +67,15 @@ export function openModel(path: string | undefined, backend: Backend, opts: { he
     cfgScale: numberOr(m.cfg_scale, 4, 'cfg_scale', file),
     timeShift: m.time_shift !== undefined && m.time_shift !== 'none',
     dataRange,
-    l2pWeights: existsSync(weightsPath) ? weightsPath : null,
+    l2pWeights: weightsPath !== file && existsSync(weightsPath) ? weightsPath : null,
   };
+  return { card, config };
+}
+
+/** The checkpoint loaded onto `backend`, with its model card (see inspectModel). */
+export function openModel(path: string | undefined, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
+  const { card } = inspectModel(path, opts);
+  const { config, weights } = loadDiT(card.path, backend, opts);
   return { dit: new DiT(config, weights), card };
 }
 

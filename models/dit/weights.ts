@@ -78,24 +78,49 @@ export interface LoadedDiT {
   metadata: Record<string, string>;
 }
 
+/** A DiT checkpoint's config and metadata, from its header alone (nothing is read or uploaded). */
+export interface DiTHeader {
+  config: DiTConfig;
+  metadata: Record<string, string>;
+}
+
+/** The config of an open checkpoint, off its shapes (see configFromShapes), with every tensor checked. */
+function headerOf(path: string, file: SafetensorsFile, opts: { heads?: number }): DiTHeader {
+  const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+  let config: DiTConfig;
+  try {
+    config = configFromShapes(shapes, file.metadata, opts.heads);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
+    throw e;
+  }
+  checkShapes(path, shapes, config);
+  return { config, metadata: file.metadata };
+}
+
 /**
- * Reads a DiT checkpoint: the config off its shapes (see configFromShapes), then each tensor straight
- * from disk to the backend, widened to f32. Only one tensor is ever held on the host at a time.
+ * Checks a DiT checkpoint from its header: the commands call this before they open a device, so a
+ * wrong file costs nothing.
+ */
+export function inspectDiT(path: string, opts: { heads?: number } = {}): DiTHeader {
+  const file = SafetensorsFile.open(path);
+  try {
+    return headerOf(path, file, opts);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Reads a DiT checkpoint: the config off its shapes, then each tensor straight from disk to the
+ * backend, widened to f32. Only one tensor is ever held on the host at a time.
  */
 export function loadDiT(path: string, backend: Backend, opts: { heads?: number } = {}): LoadedDiT {
   const file = SafetensorsFile.open(path);
   try {
-    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-    let config: DiTConfig;
-    try {
-      config = configFromShapes(shapes, file.metadata, opts.heads);
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
-      throw e;
-    }
-    checkShapes(path, shapes, config);
+    const { config, metadata } = headerOf(path, file, opts);
     const weights = buildWeights(config, (name, shape) => backend.upload(file.readF32(name), shape, 'f32'));
-    return { config, weights, metadata: file.metadata };
+    return { config, weights, metadata };
   } finally {
     file.close();
   }
