@@ -52,7 +52,7 @@ export function axpy<T>(f: Field<T>, a: Combination<T>, scale: T, b: Combination
   return out;
 }
 
-export function scaled<T>(f: Field<T>, a: Combination<T>, scale: T): Combination<T> {
+function scaled<T>(f: Field<T>, a: Combination<T>, scale: T): Combination<T> {
   const out = new Map<number, T>();
   for (const [step, w] of a) out.set(step, f.mul(scale, w));
   return out;

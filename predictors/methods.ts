@@ -22,7 +22,7 @@ export function parseMethod(value: string, allowed: readonly string[] = METHODS)
   return value as Method;
 }
 
-export interface PredictorSpec {
+interface PredictorSpec {
   method: Method;
   /** TaylorSeer's maximum order */
   order?: number;
@@ -59,7 +59,7 @@ export function defaultScheduleKind(method: Method): ScheduleKind {
   return method === 'l2p' ? 'paper' : 'taylorseer';
 }
 
-export interface ScheduleChoice {
+interface ScheduleChoice {
   steps: number;
   /** --interval N */
   interval?: number;

@@ -19,7 +19,7 @@ export function combine(terms: readonly Term[], history: ReadonlyMap<number, Flo
   return Float32Array.from(acc);
 }
 
-export interface Rollout {
+interface Rollout {
   /** one output per step: the saved feature at full steps, the forecast elsewhere */
   outputs: Float32Array[];
   /** the weights used at each forecast step (undefined at full steps) */

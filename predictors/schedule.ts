@@ -31,7 +31,7 @@ export const PAPER_SCHEDULES: Readonly<Record<number, readonly number[]>> = {
   16: [0, 1, 2, 4, 16, 32],
 };
 
-export const PAPER_STEPS = 50;
+const PAPER_STEPS = 50;
 
 function make(steps: number, fullSteps: readonly number[], label: string): Schedule {
   const set = new Set(fullSteps);

@@ -23,7 +23,7 @@ import { difference, factorial, float64, power, sortedTerms, unit, axpy, type Co
 import { StepOrder, type Predictor, type Term } from './predictor.js';
 
 /** The first step index at which derivatives are formed (official: step > first_enhance - 2, first_enhance = 3). */
-export const TAYLORSEER_FIRST_DERIVATIVE_STEP = 2;
+const TAYLORSEER_FIRST_DERIVATIVE_STEP = 2;
 
 /** TaylorSeer's state after a sequence of full steps, with each D_i as a combination of outputs. */
 export class TaylorSeerRecursion<T> {

@@ -9,7 +9,7 @@ import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
 import { ThreadPool } from './threads.js';
 
-export class CpuStorage implements Storage {
+class CpuStorage implements Storage {
   refs = 1;
   constructor(readonly data: Float32Array | Int32Array) {}
 }

@@ -29,13 +29,13 @@ interface PoolWorker {
 }
 
 /** More threads than this only adds contention: each one streams its own slice of the weights. */
-export const MAX_THREADS = 64;
+const MAX_THREADS = 64;
 
 /**
  * Threads to use: DITTO_THREADS if set (1..MAX_THREADS; a bad value is an error, not ignored),
  * else every core the OS gives this process, up to 16.
  */
-export function defaultThreadCount(env = process.env.DITTO_THREADS): number {
+function defaultThreadCount(env = process.env.DITTO_THREADS): number {
   if (env !== undefined && env.trim() !== '') {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {

@@ -42,7 +42,7 @@ export function attentionFlops(bh: number, t: number, hd: number): number {
   return 4 * bh * t * t * hd; // q·k^T and p·v: 2 FLOPs per multiply-add each
 }
 
-export function chooseAttentionPath(caps: KernelCaps): AttentionPath {
+function chooseAttentionPath(caps: KernelCaps): AttentionPath {
   return caps.emulated && caps.subgroupSize ? 'subgroup' : 'tiled';
 }
 

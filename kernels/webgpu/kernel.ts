@@ -79,7 +79,7 @@ export function flatGrid(groups: number, maxGridDim = 65535): { grid: [number, n
  * subgroupAdd/subgroupMax: a few register shuffles instead of log2(W) barriers, which lavapipe runs as
  * coroutine switches between the chunks of a workgroup (LayerNorm took 14% of a DiT forward with them).
  */
-export interface RowPlan {
+interface RowPlan {
   W: number;
   per: number;
   subgroup: boolean;
@@ -144,7 +144,7 @@ fn ${name}(value: f32, lid: u32, half: u32) -> f32 {
 }
 
 /** One operand of a `mapKernel`. */
-export interface MapInput {
+interface MapInput {
   /** WGSL name of the binding; the value read is available to later expressions as `<name>_v`. */
   name: string;
   /** WGSL u32 expression of the element to read, in the output index `i` (and earlier inputs' `_v`). */

@@ -64,7 +64,7 @@ export interface TiledConfig {
   tn: number;
 }
 
-export const DEFAULT_TILED: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+const DEFAULT_TILED: TiledConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 /** Rows x column groups per subgroup of the subgroup path: TM a multiple of the subgroup size. */
 export interface SubgroupConfig {
@@ -72,7 +72,7 @@ export interface SubgroupConfig {
   tn: number;
 }
 
-export interface MatmulOptions {
+interface MatmulOptions {
   path?: MatmulPath;
   tiled?: TiledConfig;
   subgroup?: SubgroupConfig;

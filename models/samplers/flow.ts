@@ -14,7 +14,7 @@
 import { UserError } from '../../core/errors.js';
 import { checkStepIndex, type Sampler, type SamplerStep } from './sampler.js';
 
-export interface FlowOptions {
+interface FlowOptions {
   /** number of image tokens; when given, the times are shifted by mu = flowMu(shiftTokens) */
   shiftTokens?: number;
 }

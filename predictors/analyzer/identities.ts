@@ -11,7 +11,7 @@
 // and FoCa's BDF2 weights: (7/3, -5/3, 1/3) on even gaps one gap ahead, their expansion, sum 1, lines.
 // Every check is an equality of fractions: no tolerance anywhere.
 
-import { float64, sortedTerms, type Combination } from '../field.js';
+import type { Combination } from '../field.js';
 import { focaWeights } from '../foca.js';
 import { PAPER_SCHEDULES } from '../schedule.js';
 import { taylorSeerWeights } from '../taylorseer.js';
@@ -26,7 +26,7 @@ const EVEN_LAST = 40;
 export const UNEVEN_ANCHORS = [...PAPER_SCHEDULES[5]!].reverse();
 const UNEVEN_TARGETS = [45, 46, 47, 48, 49];
 
-export type AnchorKind = 'even' | 'uneven';
+type AnchorKind = 'even' | 'uneven';
 
 export interface Check {
   /** e.g. "taylorseer equals its difference table" */
@@ -45,7 +45,7 @@ export function anchorsFor(kind: AnchorKind, order: number): number[] {
   return UNEVEN_ANCHORS.slice(0, order + 1);
 }
 
-export function targetsFor(kind: AnchorKind): number[] {
+function targetsFor(kind: AnchorKind): number[] {
   return kind === 'even' ? Array.from({ length: EVEN_GAP }, (_, k) => EVEN_LAST + k + 1) : UNEVEN_TARGETS;
 }
 
@@ -54,7 +54,7 @@ export function taylorSeerExact(anchors: readonly number[], target: number, orde
   return taylorSeerWeights(Q, anchors, target, order);
 }
 
-export function equal(a: Combination<Fraction>, b: Combination<Fraction>): boolean {
+function equal(a: Combination<Fraction>, b: Combination<Fraction>): boolean {
   const steps = new Set([...a.keys(), ...b.keys()]);
   const zero = Fraction.of(0);
   for (const s of steps) if (!(a.get(s) ?? zero).equals(b.get(s) ?? zero)) return false;
@@ -140,9 +140,4 @@ export function runIdentities(): Check[] {
 /** Weights as rows for tables: most recent anchor first. */
 export function weightRow(w: Combination<Fraction>, anchors: readonly number[]): Fraction[] {
   return anchors.map((s) => w.get(s) ?? Fraction.of(0));
-}
-
-/** float64 terms of an exact combination (ascending steps), for consumers that want numbers. */
-export function toFloatTerms(w: Combination<Fraction>): { step: number; weight: number }[] {
-  return sortedTerms(float64, new Map([...w].map(([s, v]) => [s, v.toNumber()])));
 }

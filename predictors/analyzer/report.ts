@@ -10,7 +10,7 @@ import { Fraction, fractions as Q } from './fraction.js';
 import { anchorsFor, EVEN_GAP, ORDERS, taylorSeerExact, UNEVEN_ANCHORS, weightRow, type Check } from './identities.js';
 import { newtonWeights } from './newton.js';
 
-export interface ExactWeight {
+interface ExactWeight {
   step: number;
   /** "p/q" */
   exact: string;
@@ -41,7 +41,7 @@ export function evenWeightRows(): { order: number; anchors: number[]; taylorSeer
 }
 
 /** The uneven example: the paper's N=5 anchors, target 3 steps after the last one. */
-export const UNEVEN_EXAMPLE_TARGET = 47;
+const UNEVEN_EXAMPLE_TARGET = 47;
 
 export function unevenWeightRows(orders = [1, 2, 3]): { order: number; anchors: number[]; taylorSeer: Fraction[]; newton: Fraction[]; foca?: Fraction[] }[] {
   return orders.map((m) => {
@@ -57,7 +57,7 @@ export function unevenWeightRows(orders = [1, 2, 3]): { order: number; anchors: 
 }
 
 /** The identity checks as a grid: one row per identity and anchor kind, one column per order. */
-export function identityTable(checks: readonly Check[]): string {
+function identityTable(checks: readonly Check[]): string {
   const keys: string[] = [];
   const byKey = new Map<string, Map<number, Check>>();
   for (const c of checks) {

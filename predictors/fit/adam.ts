@@ -18,7 +18,7 @@ import { reuseWeights, type Weights } from '../l2p.js';
 import type { Gram } from './gram.js';
 import { teacherForcedGradient, teacherForcedLoss } from './objective.js';
 
-export interface AdamOptions {
+interface AdamOptions {
   steps?: number;
   lr?: number;
   beta1?: number;
@@ -28,7 +28,7 @@ export interface AdamOptions {
   onStep?: (step: number, loss: number) => void;
 }
 
-export interface AdamResult {
+interface AdamResult {
   weights: Weights;
   /** the loss before each step */
   losses: number[];

@@ -13,7 +13,7 @@ import type { Weights } from '../l2p.js';
 export const FIT_METHODS = ['adam', 'lstsq', 'direct'] as const;
 export type FitMethod = (typeof FIT_METHODS)[number];
 
-export interface FitOptions {
+interface FitOptions {
   method: FitMethod;
   /** Required by `direct`: the schedule whose skipped steps are regressed on its full steps. */
   schedule?: Schedule;
@@ -25,7 +25,7 @@ export interface FitOptions {
   ridge?: number;
 }
 
-export interface FitResult {
+interface FitResult {
   weights: Weights;
   /** What the method settled on (e.g. the ridge actually used), for summaries. */
   details: Record<string, unknown>;

@@ -38,7 +38,7 @@ export function trajectoryGram(t: Trajectories, b: number): Gram {
   return g;
 }
 
-export interface Grams {
+interface Grams {
   /** the sum over runs */
   total: Gram;
   /** each run's own, when asked for (projection fidelity is per run) */

@@ -17,7 +17,7 @@ import { choleskySolve, regularisedCholesky } from './linalg.js';
 /** Default ridge, relative to the mean of G's diagonal: far below any real signal, enough for stability. */
 export const DEFAULT_RIDGE = 1e-10;
 
-export interface LstsqResult {
+interface LstsqResult {
   weights: Weights;
   /** the ridge finally used (relative), and its absolute value on the diagonal */
   ridge: number;

@@ -19,7 +19,7 @@ export function errorCount(batch: number, steps: number, size: number): number {
 }
 
 /** The teacher-forced squared error of row r (forecasting step r + 1), summed over runs and elements. */
-export function rowSquaredError(g: Gram, steps: number, w: ArrayLike<number>, r: number): number {
+function rowSquaredError(g: Gram, steps: number, w: ArrayLike<number>, r: number): number {
   const S = steps, t = r + 1;
   let quad = 0, lin = 0;
   for (let j = 0; j <= r; j++) {

@@ -18,7 +18,7 @@ export interface Trajectories {
 }
 
 /** Fewer steps leave nothing to learn: row 0 of W would be the whole model. */
-export const MIN_STEPS = 3;
+const MIN_STEPS = 3;
 
 /** The output of trajectory b at step s (a view, no copy). */
 export function stepOutput(t: Trajectories, b: number, s: number): Float32Array {

@@ -3,7 +3,7 @@
 
 import { explicitSchedule, paperSchedule, taylorSeerSchedule, type Schedule } from '../../predictors/schedule.js';
 
-export function randomSchedule(steps: number, seed: number): Schedule {
+function randomSchedule(steps: number, seed: number): Schedule {
   let s = seed >>> 0 || 1;
   const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0), s / 4294967296);
   const full = [0];

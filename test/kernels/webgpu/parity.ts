@@ -9,7 +9,7 @@ import { testBackends, testWebGpu } from '../../backends.js';
 import { maxRelErr } from '../../../core/accuracy.js';
 import { randn } from '../../reference.js';
 
-export interface Pair {
+interface Pair {
   gpu: WebGpuBackend;
   cpu: Backend;
   /** The backend a tensor lives on: lets an op given to expectParity call a kernel directly on the GPU. */
