@@ -7,7 +7,7 @@
 
 import { UserError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
-import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, openModel } from '../models/pretrained.js';
 import { FIT_METHODS, fitWeights, type FitMethod } from '../predictors/fit/fit.js';
 import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
@@ -48,18 +48,18 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   const inputs = given([['--model', modelPath]]);
   checkInputs(inputs);
   checkOutputs(given([['--out', outPath], ['--save-trajectories', save]]), [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
-  const backend = await createBackend(backendChoice, io.info, { batch });
-  const model = openModel(modelPath, backend, { heads: flags.integer('heads') });
-  const { dit, card } = model;
+  const heads = flags.integer('heads');
+  const { card, config: c } = inspectModel(modelPath, { heads });
   const steps = stepsFromFlags(flags, card.steps);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const schedule = hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, 'paper') : undefined;
-  const c = dit.config;
   const size = c.inChannels * c.inputSize * c.inputSize;
   const bytes = count * steps * size * 4;
   if (bytes > MAX_HOST_BYTES) {
     throw new UserError(`--trajectories ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer trajectories (the paper's ablation shows a handful is enough)`);
   }
+  const backend = await createBackend(backendChoice, io.info, { batch });
+  const model = openModel(modelPath, backend, { heads });
 
   const started = performance.now();
   const data = new Float32Array(count * steps * size);

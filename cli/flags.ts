@@ -39,7 +39,8 @@ export function parseFlags(argv: string[], spec: Spec, usage: string, positional
   try {
     parsed = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new UserError(`${(e as Error).message.split('\n')[0].replace(/\. To specify .*$/, '')} (${help})`);
+    // Node's messages span lines ("... ambiguous.\nDid you forget ...?\nTo specify ..."): join them.
+    throw new UserError(`${(e as Error).message.replace(/\n/g, ' ')} (${help})`);
   }
   if (parsed.positionals.length > positionals) {
     const stray = parsed.positionals[positionals]!;

@@ -10,7 +10,7 @@ import { UserError } from '../core/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
 import { shapeString } from '../core/shape.js';
 import { DiT } from '../models/dit/dit.js';
-import { loadDiT } from '../models/dit/weights.js';
+import { inspectDiT, loadDiT } from '../models/dit/weights.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
@@ -67,12 +67,13 @@ export async function forwardCommand(argv: string[], io: CommandIo): Promise<voi
   const inputs = [{ flag: '--weights', path: weightsPath }, { flag: '--inputs', path: inputsPath }];
   checkInputs(inputs);
   checkOutputs([{ flag: '--out', path: outPath }], inputs);
+  inspectDiT(weightsPath, { heads });
+  const data = readInputs(inputsPath);
   const backend = await createBackend(backendChoice, io.info);
 
   const started = performance.now();
   const loaded = loadDiT(weightsPath, backend, { heads });
   const model = new DiT(loaded.config, loaded.weights);
-  const data = readInputs(inputsPath);
   const x = backend.upload(data.x, data.xShape, 'f32');
   const out = model.forward(x, data.t, data.y);
   const results: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {

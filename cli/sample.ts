@@ -9,7 +9,7 @@ import { writeSafetensors } from '../core/safetensors.js';
 import { UserError } from '../core/errors.js';
 import { grid, toImages, upscale } from '../models/image.js';
 import { writePng } from '../models/png.js';
-import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, openModel } from '../models/pretrained.js';
 import { METHODS } from '../predictors/methods.js';
 import { generate } from '../predictors/pipeline.js';
 import { createBackend, parseBackend } from './backend.js';
@@ -48,18 +48,19 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   const inputs = given([['--model', modelPath], ['--weights', flags.string('weights')]]);
   checkInputs(inputs);
   checkOutputs([{ flag: '--out', path: out }], [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
-  const backend = await createBackend(backendChoice, io.info, { batch });
-  const model = openModel(modelPath, backend, { heads: flags.integer('heads') });
-  const { card, dit } = model;
+  const heads = flags.integer('heads');
+  const { card, config } = inspectModel(modelPath, { heads });
   if (out.endsWith('.png') && !card.dataRange) {
     throw new UserError(`${card.path} has no __metadata__.data_range: it samples latents that need a VAE decoder; write them with --out samples.safetensors`);
   }
   const steps = stepsFromFlags(flags, card.steps);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
-  const classes = parseClasses(classArg, dit.config.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
+  const classes = parseClasses(classArg, config.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
   const seeds = classes.map((_, i) => seed + (i % perClass));
   const plan = cacheFromFlags(flags, steps, card);
 
+  const backend = await createBackend(backendChoice, io.info, { batch });
+  const model = openModel(modelPath, backend, { heads });
   const bar = progress('sampling', steps);
   const result = await generate({
     model, classes, seeds, steps, cfgScale, schedule: plan.schedule, predictor: plan.predictor,
