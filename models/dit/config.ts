@@ -65,57 +65,118 @@ export function macsPerSample(c: DiTConfig): number {
 /** The heads of the published sizes, keyed by hidden size: heads cannot be read off the shapes. */
 const HEADS_BY_HIDDEN: Record<number, number> = { 384: 6, 768: 12, 1024: 16, 1152: 16 };
 
+/** A metadata value that must be a count: digits only, so that "", " 6", "0x6" and "6.0" are refused. */
+function metadataCount(metadata: Record<string, string>, key: string): number | undefined {
+  const value = metadata[key];
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]*$/.test(value)) {
+    throw new UserError(`__metadata__.${key} is ${JSON.stringify(value)}, not a positive integer: fix the checkpoint's metadata`);
+  }
+  return Number(value);
+}
+
+/** Block indices as a range list ("0-2, 5"), for messages. */
+function ranges(sorted: readonly number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j === i ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.length > 6 ? `${parts.slice(0, 6).join(', ')}, ...` : parts.join(', ');
+}
+
+/**
+ * The depth: blocks must be numbered 0..depth-1 without a gap. Counting up from 0 alone would read a
+ * checkpoint missing one tensor of block 3 as a 3-block model and run it without complaint.
+ */
+function blockCount(shapes: ReadonlyMap<string, Shape>): number {
+  const indices = new Set<number>();
+  for (const name of shapes.keys()) {
+    // Only canonical indices: "blocks.01.x" is no tensor of a DiT, and is reported as such.
+    const m = /^blocks\.(0|[1-9][0-9]*)\./.exec(name);
+    if (m) indices.add(Number(m[1]));
+  }
+  if (indices.size === 0) {
+    throw new UserError('checkpoint has no transformer blocks (no tensor "blocks.0.attn.qkv.weight"): is this a DiT checkpoint in the official layout?');
+  }
+  let missing = 0;
+  while (indices.has(missing)) missing++;
+  if (missing < indices.size) {
+    const present = ranges([...indices].sort((a, b) => a - b));
+    throw new UserError(`block ${missing} is missing (the checkpoint has blocks ${present}): DiT blocks are numbered from 0 without gaps; re-export the complete checkpoint`);
+  }
+  return indices.size;
+}
+
 /**
  * Reads a config off a checkpoint: shapes give every size but the number of heads, which comes from
- * `__metadata__.num_heads`, else the caller's `heads`, else the preset for that hidden size.
+ * `__metadata__.num_heads`, else the caller's `heads` (--heads), else the preset for that hidden size.
+ * Both given must agree. Every size a DiT needs positive is checked here, so that a crafted file with
+ * an empty pos_embed (say) is refused instead of running on zero-size tensors.
  */
 export function configFromShapes(
   shapes: ReadonlyMap<string, Shape>,
   metadata: Record<string, string>,
   heads?: number,
 ): DiTConfig {
+  const fix = shapes.has('x_embedder.proj.weight')
+    ? 'the checkpoint is incomplete; re-export it'
+    : 'is this a DiT checkpoint in the official layout (facebookresearch/DiT state-dict names)?';
   const need = (name: string, rank: number): Shape => {
     const s = shapes.get(name);
-    if (!s) throw new UserError(`checkpoint has no tensor "${name}": it is not a DiT checkpoint in the official layout (facebookresearch/DiT state-dict names)`);
-    if (s.length !== rank) throw new UserError(`tensor "${name}" has shape [${s.join(', ')}], expected rank ${rank}`);
+    if (!s) throw new UserError(`checkpoint has no tensor "${name}": ${fix}`);
+    if (s.length !== rank) throw new UserError(`tensor "${name}" has shape [${s.join(', ')}], expected rank ${rank}: is this a DiT checkpoint?`);
     return s;
   };
-  const [hiddenSize, inChannels, patchSize] = need('x_embedder.proj.weight', 4);
+  const embed = need('x_embedder.proj.weight', 4);
+  const [hiddenSize, inChannels, patchSize] = embed;
+  if (embed.some((d) => d === 0)) {
+    throw new UserError(`x_embedder.proj.weight has shape [${embed.join(', ')}]: a DiT needs a positive hidden size, channel count and patch size`);
+  }
   const tokenCount = need('pos_embed', 3)[1];
+  if (tokenCount === 0) throw new UserError('pos_embed has 0 tokens: a DiT needs at least one');
   const grid = Math.round(Math.sqrt(tokenCount));
   if (grid * grid !== tokenCount) throw new UserError(`pos_embed has ${tokenCount} tokens, not a square grid: DiT needs square latents`);
-  let depth = 0;
-  while (shapes.has(`blocks.${depth}.attn.qkv.weight`)) depth++;
-  if (depth === 0) throw new UserError('checkpoint has no tensor "blocks.0.attn.qkv.weight": it is not a DiT checkpoint in the official layout');
-  const mlpRatio = need('blocks.0.mlp.fc1.weight', 2)[0] / hiddenSize;
+  const depth = blockCount(shapes);
+  const mlpWidth = need('blocks.0.mlp.fc1.weight', 2)[0];
+  if (mlpWidth === 0) throw new UserError('blocks.0.mlp.fc1.weight has 0 rows: a DiT needs an MLP of positive width');
   const tableRows = need('y_embedder.embedding_table.weight', 2)[0];
   // The last row of the label table is the null class that classifier-free guidance conditions on.
   const numClasses = tableRows - 1;
-  if (metadata.num_classes !== undefined && Number(metadata.num_classes) !== numClasses) {
-    throw new UserError(`__metadata__.num_classes is ${metadata.num_classes} but the label table has ${tableRows} rows: ditto expects num_classes + 1 (the last row is the null class)`);
+  if (numClasses < 1) {
+    throw new UserError(`the label table y_embedder.embedding_table.weight has ${tableRows} rows: ditto needs num_classes + 1 (the last row is the null class), so at least 2`);
+  }
+  const declaredClasses = metadataCount(metadata, 'num_classes');
+  if (declaredClasses !== undefined && declaredClasses !== numClasses) {
+    throw new UserError(`__metadata__.num_classes is ${declaredClasses} but the label table has ${tableRows} rows: ditto expects num_classes + 1 (the last row is the null class)`);
   }
   const outDim = need('final_layer.linear.weight', 2)[0];
   const out = outDim / (patchSize * patchSize);
   if (out !== inChannels && out !== 2 * inChannels) {
     throw new UserError(`final_layer.linear.weight has ${outDim} rows: expected p*p*C or p*p*2C (${patchSize * patchSize * inChannels} or ${2 * patchSize * patchSize * inChannels})`);
   }
-  let numHeads: number | undefined;
-  let source: string;
-  if (metadata.num_heads !== undefined) {
-    numHeads = Number(metadata.num_heads);
-    source = '__metadata__.num_heads';
-  } else if (heads !== undefined) {
-    numHeads = heads;
-    source = '--heads';
-  } else {
-    numHeads = HEADS_BY_HIDDEN[hiddenSize];
-    source = `the preset for hidden size ${hiddenSize}`;
-    if (numHeads === undefined) {
-      throw new UserError(`cannot tell the number of attention heads for hidden size ${hiddenSize} (no __metadata__.num_heads): pass --heads H`);
+  const numHeads = headsFor(hiddenSize, metadataCount(metadata, 'num_heads'), heads);
+  return { inputSize: grid * patchSize, patchSize, inChannels, hiddenSize, depth, numHeads, mlpRatio: mlpWidth / hiddenSize, numClasses, learnSigma: out === 2 * inChannels };
+}
+
+/** One rule for the heads: the metadata's, which --heads may repeat but not contradict; else --heads; else the preset. */
+function headsFor(hiddenSize: number, declared: number | undefined, heads: number | undefined): number {
+  if (heads !== undefined && !(Number.isInteger(heads) && heads > 0 && hiddenSize % heads === 0)) {
+    throw new UserError(`--heads ${heads} does not divide hidden size ${hiddenSize}: pass a --heads that does`);
+  }
+  if (declared !== undefined) {
+    if (hiddenSize % declared !== 0) {
+      throw new UserError(`__metadata__.num_heads = ${declared} does not divide hidden size ${hiddenSize}: fix the checkpoint's metadata`);
     }
+    if (heads !== undefined && heads !== declared) throw new UserError(`--heads ${heads} disagrees with __metadata__.num_heads = ${declared}: drop --heads`);
+    return declared;
   }
-  if (!Number.isInteger(numHeads) || numHeads <= 0 || hiddenSize % numHeads !== 0) {
-    throw new UserError(`${source} gives ${numHeads} heads, which does not divide hidden size ${hiddenSize}: pass a --heads that does`);
+  if (heads !== undefined) return heads;
+  const preset = HEADS_BY_HIDDEN[hiddenSize];
+  if (preset === undefined) {
+    throw new UserError(`cannot tell the number of attention heads for hidden size ${hiddenSize} (no __metadata__.num_heads): pass --heads H`);
   }
-  return { inputSize: grid * patchSize, patchSize, inChannels, hiddenSize, depth, numHeads, mlpRatio, numClasses, learnSigma: out === 2 * inChannels };
+  return preset;
 }

@@ -1,11 +1,16 @@
 // Loading a DiT checkpoint (safetensors, the official state-dict names) onto a backend.
-// Every tensor is checked against the shape the config implies before anything is uploaded, so a
-// wrong checkpoint fails with the tensor's name, the expected and the found shape.
+// A checkpoint is accepted only if it is complete, well-typed and finite. Before anything is uploaded,
+// the header alone settles the first two: blocks numbered 0..depth-1, every tensor of the official
+// layout present with the shape the config implies, no tensor a DiT does not have, float dtypes only.
+// Finiteness needs the values, so it is checked as each tensor is read. Every refusal is one line
+// naming the file and the tensor.
 
+import { constants } from 'node:buffer';
+import { totalmem } from 'node:os';
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
-import { SafetensorsFile } from '../../core/safetensors.js';
-import { shapeString, type Shape } from '../../core/shape.js';
+import { SafetensorsFile, type SafeDType } from '../../core/safetensors.js';
+import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
 import { FREQUENCY_SIZE } from './timestep.js';
@@ -61,15 +66,82 @@ export function expectedShapes(c: DiTConfig): Map<string, number[]> {
   return m;
 }
 
-/** Checks names and shapes of a checkpoint against a config; throws a UserError naming the first misfit. */
-export function checkShapes(file: string, shapes: ReadonlyMap<string, Shape>, c: DiTConfig): void {
-  for (const [name, expected] of expectedShapes(c)) {
-    const found = shapes.get(name);
-    if (!found) throw new UserError(`${file}: missing tensor "${name}" (expected shape ${shapeString(expected)})`);
-    if (found.length !== expected.length || found.some((d, i) => d !== expected[i])) {
-      throw new UserError(`${file}: tensor "${name}" has shape ${shapeString(found)}, expected ${shapeString(expected)} for this config`);
-    }
+/** Float dtypes ditto reads as weights, all widened (F64: rounded) to f32. */
+const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/** One tensor is read into one typed array, so it can be at most the largest one Node allocates. */
+const MAX_TENSOR_BYTES = constants.MAX_LENGTH;
+
+/** A list of names for a message: the first few, quoted (a name may hold any character), then "...". */
+function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, 4).map((n) => JSON.stringify(n)).join(', ');
+  return names.length > 4 ? `${shown}, ...` : shown;
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/**
+ * Checks a checkpoint's tensors against a config, from the header alone: every tensor the config
+ * needs is there, nothing else is, each has its shape and a float dtype, and the weights fit in
+ * memory as f32. Throws a one-line UserError naming the file and the misfits.
+ */
+export function checkTensors(file: string, tensors: ReadonlyMap<string, { shape: Shape; dtype: SafeDType }>, c: DiTConfig): void {
+  const expected = expectedShapes(c);
+  const missing = [...expected.keys()].filter((name) => !tensors.has(name));
+  if (missing.length === 1) {
+    const name = missing[0];
+    throw new UserError(`${file}: missing tensor "${name}" (expected shape ${shapeString(expected.get(name)!)}): the checkpoint is incomplete; re-export it`);
   }
+  if (missing.length > 1) {
+    throw new UserError(`${file}: ${missing.length} tensors missing: ${nameList(missing)}: the checkpoint is incomplete; re-export it`);
+  }
+  const unknown = [...tensors.keys()].filter((name) => !expected.has(name));
+  if (unknown.length > 0) {
+    const what = unknown.length === 1 ? 'a tensor that a DiT does not have' : `${unknown.length} tensors that a DiT does not have`;
+    throw new UserError(`${file}: ${what}: ${nameList(unknown)}: is this a DiT checkpoint in the official layout (facebookresearch/DiT state-dict names)?`);
+  }
+  let totalBytes = 0;
+  for (const [name, shape] of expected) {
+    const { shape: found, dtype } = tensors.get(name)!;
+    if (!sameShape(found, shape)) {
+      throw new UserError(`${file}: tensor "${name}" has shape ${shapeString(found)}, expected ${shapeString(shape)} for this config`);
+    }
+    if (!WEIGHT_DTYPES.has(dtype)) {
+      throw new UserError(`${file}: tensor "${name}" is ${dtype}; DiT weights are floating point (F32, F16, BF16 or F64): re-export the checkpoint with float weights`);
+    }
+    const bytes = numel(shape) * 4;
+    if (bytes > MAX_TENSOR_BYTES) {
+      throw new UserError(`${file}: tensor "${name}" ${shapeString(shape)} takes ${gib(bytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a DiT checkpoint?`);
+    }
+    totalBytes += bytes;
+  }
+  // A sparse file can declare tensors far larger than the disk space it uses.
+  if (totalBytes > totalmem()) {
+    throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
+  }
+}
+
+/** A NaN or infinite weight poisons every output; it is refused with its position. */
+function checkFinite(file: string, name: string, dtype: SafeDType, shape: Shape, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isFinite(v)) continue;
+    const at = `[${unravel(i, shape).join(', ')}] (flat index ${i})`;
+    // F64 values beyond the f32 range round to infinity: say so, the file itself holds a finite number.
+    const what = dtype === 'F64' && !Number.isNaN(v) ? `a value beyond the f32 range at ${at}` : `${v} at ${at}`;
+    throw new UserError(`${file}: tensor "${name}" holds ${what}: weights must be finite; re-export the checkpoint`);
+  }
+}
+
+function unravel(index: number, shape: Shape): number[] {
+  const coords = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    coords[d] = index % shape[d];
+    index = Math.floor(index / shape[d]);
+  }
+  return coords;
 }
 
 export interface LoadedDiT {
@@ -84,18 +156,24 @@ export interface DiTHeader {
   metadata: Record<string, string>;
 }
 
-/** The config of an open checkpoint, off its shapes (see configFromShapes), with every tensor checked. */
-function headerOf(path: string, file: SafetensorsFile, opts: { heads?: number }): DiTHeader {
-  const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-  let config: DiTConfig;
+/** Opens `path` and checks its header in full (see configFromShapes and checkTensors); the caller closes it. */
+function openChecked(path: string, opts: { heads?: number }): { file: SafetensorsFile; config: DiTConfig } {
+  const file = SafetensorsFile.open(path);
   try {
-    config = configFromShapes(shapes, file.metadata, opts.heads);
+    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+    let config: DiTConfig;
+    try {
+      config = configFromShapes(shapes, file.metadata, opts.heads);
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
+      throw e;
+    }
+    checkTensors(path, file.tensors, config);
+    return { file, config };
   } catch (e) {
-    if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
+    file.close();
     throw e;
   }
-  checkShapes(path, shapes, config);
-  return { config, metadata: file.metadata };
 }
 
 /**
@@ -103,24 +181,38 @@ function headerOf(path: string, file: SafetensorsFile, opts: { heads?: number })
  * wrong file costs nothing.
  */
 export function inspectDiT(path: string, opts: { heads?: number } = {}): DiTHeader {
-  const file = SafetensorsFile.open(path);
-  try {
-    return headerOf(path, file, opts);
-  } finally {
-    file.close();
-  }
+  const { file, config } = openChecked(path, opts);
+  file.close();
+  return { config, metadata: file.metadata };
 }
 
 /**
- * Reads a DiT checkpoint: the config off its shapes, then each tensor straight from disk to the
- * backend, widened to f32. Only one tensor is ever held on the host at a time.
+ * Reads a DiT checkpoint: its header checked in full, then each tensor straight from disk to the
+ * backend, widened to f32 and checked to be finite. Only one tensor is ever held on the host at a
+ * time; on a failure, the tensors already uploaded are released.
  */
 export function loadDiT(path: string, backend: Backend, opts: { heads?: number } = {}): LoadedDiT {
-  const file = SafetensorsFile.open(path);
+  const { file, config } = openChecked(path, opts);
+  const uploaded: Tensor[] = [];
   try {
-    const { config, metadata } = headerOf(path, file, opts);
-    const weights = buildWeights(config, (name, shape) => backend.upload(file.readF32(name), shape, 'f32'));
-    return { config, weights, metadata };
+    const weights = buildWeights(config, (name, shape) => {
+      const info = file.info(name);
+      let data: Float32Array;
+      try {
+        data = file.readF32(name);
+      } catch (e) {
+        if (e instanceof RangeError) throw new UserError(`${path}: not enough memory to read tensor "${name}" (${gib(numel(info.shape) * 4)} as f32)`);
+        throw e;
+      }
+      checkFinite(path, name, info.dtype, info.shape, data);
+      const tensor = backend.upload(data, shape, 'f32');
+      uploaded.push(tensor);
+      return tensor;
+    });
+    return { config, weights, metadata: file.metadata };
+  } catch (e) {
+    for (const t of uploaded) t.dispose();
+    throw e;
   } finally {
     file.close();
   }
