@@ -170,16 +170,3 @@ export async function runCacheBench(o: CacheBenchOptions): Promise<CacheBenchRes
     reference_seconds: referenceSeconds, reference_runs_seconds: referenceRuns, rows,
   };
 }
-
-export function formatCacheTable(r: CacheBenchResult): string {
-  const lines = [
-    `${r.seeds.length} samples (seeds ${r.seeds[0]}..${r.seeds.at(-1)}), ${r.steps} steps, cfg ${r.cfg_scale}, ${r.backend}; reference ${r.reference_seconds.toFixed(2)} s`,
-    'method         N   full  FLOPs x  latency x   PSNR dB   SSIM    rel L2',
-  ];
-  for (const row of r.rows) {
-    const name = row.calibration_runs ? `${row.method}[${row.calibration_runs}]` : row.method;
-    lines.push(`${name.padEnd(13)} ${String(row.interval ?? '-').padStart(2)}  ${String(row.full_steps).padStart(5)}  ${row.flops_speedup.toFixed(2).padStart(7)}  ${row.latency_speedup.toFixed(2).padStart(9)}  ${row.psnr.toFixed(2).padStart(8)}  ${row.ssim.toFixed(3).padStart(6)}  ${row.rel_l2.toFixed(4).padStart(8)}`);
-  }
-  lines.push(`SSIM: ${r.ssim}`);
-  return lines.join('\n');
-}

@@ -33,8 +33,9 @@ import { createWebGpuBackend, gentle, timeOp, type AdapterReport, type WebGpuBac
 import { attentionFlops } from '../kernels/webgpu/attention.js';
 import { matmulFlops } from '../kernels/webgpu/matmul.js';
 import { DIT_S_SHAPES } from './cpu.js';
-import { loadGpujs, type Gpujs } from './peers/gpujs.js';
-import { loadTfjsWebgpu, type TfjsWebgpu } from './peers/tfjs-webgpu.js';
+import { loadGpujs } from './peers/gpujs.js';
+import type { AttentionPeer, Importer, Peer, PeerOp, PeerResult, Timing } from './peers/peer.js';
+import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
 import { median } from './timing.js';
 import { attentionSampleErr, matmulSampleErr } from './accuracy.js';
 
@@ -46,22 +47,7 @@ export const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [51
  */
 export const ATTENTION_SHAPES: [number, number, number][] = [[12, 256, 64], [32, 256, 72], [32, 1024, 72]];
 
-export type Timing = 'timestamp' | 'tfjs-kernelMs' | 'wall-sync' | 'wall-readback' | 'wall';
 export type KernelBackendName = 'webgpu' | 'webgpu-unfused' | 'tfjs-webgpu' | 'gpujs' | 'cpu';
-
-/** One timed run of a peer's op, and how it was timed. */
-export interface PeerRun {
-  ms: number;
-  timing: Timing;
-}
-
-/** An op of a peer library on inputs it already holds. */
-export interface PeerOp {
-  run(): Promise<PeerRun>;
-  /** The result, row-major, for the error against the CPU. */
-  read(): Promise<Float32Array>;
-  dispose(): void;
-}
 
 interface RowCommon {
   backend: KernelBackendName;
@@ -96,6 +82,8 @@ export interface KernelBenchOptions {
   attention?: [number, number, number][];
   /** Benchmark tfjs-webgpu and gpu.js too (default true). */
   peers?: boolean;
+  /** How the peers import their packages (tests simulate a machine without them). */
+  importer?: Importer;
   /** Seconds one cell may take before its runs are capped. */
   budgetS?: number;
   /** A WebGPU backend to borrow (left open); by default one is opened and disposed. */
@@ -227,6 +215,13 @@ async function provideNavigatorGpu(): Promise<void> {
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
 }
 
+/** A peer, unless peers are off; its reason, when it has none, reads as a note on its rows. */
+async function loadIf<P extends Peer>(on: boolean, load: () => Promise<PeerResult<P>>): Promise<PeerResult<P>> {
+  if (!on) return { peer: null, reason: 'not benchmarked (peers off)' };
+  const loaded = await load();
+  return loaded.peer ? loaded : { peer: null, reason: `unavailable: ${loaded.reason}` };
+}
+
 function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0];
 }
@@ -244,21 +239,18 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   }
   const cpu = new CpuBackend();
 
-  // Peers: load each once; one that fails to load gets a skipped row per problem, with the reason.
+  // Peers: load each once; one that is missing or fails to load gets a skipped row per problem, with the reason.
   const peers = o.peers ?? true;
   if (peers) await provideNavigatorGpu();
-  const tfjs: TfjsWebgpu | string = peers
-    ? await loadTfjsWebgpu(gpu.device, gpu.adapter).catch((e) => `unavailable: ${firstLine(e)} (npm install @tensorflow/tfjs-backend-webgpu)`)
-    : 'not benchmarked (peers off)';
-  const gpujs: Gpujs | string = peers
-    ? await loadGpujs().catch((e) => `unavailable: ${firstLine(e)} (npm install gpu.js)`)
-    : 'not benchmarked (peers off)';
+  const tfjs = await loadIf(peers, () => loadTfjsWebgpu(gpu.device, gpu.adapter, o.importer));
+  const gpujs = await loadIf(peers, () => loadGpujs(o.importer));
   const peersInfo: Record<string, string> = {
-    'tfjs-webgpu': typeof tfjs === 'string' ? tfjs : `@tensorflow/tfjs-backend-webgpu ${tfjs.version} on ditto's own GPUDevice`,
-    gpujs: typeof gpujs === 'string' ? gpujs
-      : `gpu.js ${gpujs.version}, mode ${gpujs.mode}` + (gpujs.mode === 'webgpu' ? ', its own GPUDevice on the same adapter (navigator.gpu)' : ` (${gpujs.fallbackReason})`),
+    'tfjs-webgpu': tfjs.peer ? `${tfjs.peer.version} on ditto's own GPUDevice` : tfjs.reason,
+    gpujs: gpujs.peer
+      ? `${gpujs.peer.version}, mode ${gpujs.peer.mode}` + (gpujs.peer.mode === 'webgpu' ? ', its own GPUDevice on the same adapter (navigator.gpu)' : ` (${gpujs.peer.fallbackReason})`)
+      : gpujs.reason,
   };
-  const gpujsMode: Partial<RowCommon> = { mode: typeof gpujs === 'string' ? 'unavailable' : gpujs.mode };
+  const gpujsMode: Partial<RowCommon> = { mode: gpujs.peer?.mode ?? 'unavailable' };
 
   const matmulShapes = o.matmul ?? (o.quick ? DIT_S_SHAPES : [...DIT_S_SHAPES, ...DIT_XL_SHAPES]);
   const attentionShapes = o.attention ?? (o.quick ? ATTENTION_SHAPES.slice(0, 1) : ATTENTION_SHAPES);
@@ -270,14 +262,14 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   };
 
   /**
-   * Times a peer's op (`make` builds it; a string is why the peer is unavailable) and checks it against
-   * the reference. A peer's failure becomes a skipped row: it is their bug or limit, not ours.
+   * Times a peer's op (`make` builds it) and checks it against the reference. A peer's failure
+   * becomes a skipped row: it is their bug or limit, not ours.
    */
-  async function peerRow(p: Problem, backend: KernelBackendName, make: string | (() => PeerOp), ref: Float32Array, extra: Partial<RowCommon> = {}): Promise<void> {
-    if (typeof make === 'string') return report(skippedRow(p, backend, make, extra));
+  async function peerRow(p: Problem, backend: KernelBackendName, loaded: PeerResult<AttentionPeer>, make: (peer: AttentionPeer) => PeerOp, ref: Float32Array, extra: Partial<RowCommon> = {}): Promise<void> {
+    if (loaded.peer === null) return report(skippedRow(p, backend, loaded.reason, extra));
     let peerOp: PeerOp | null = null;
     try {
-      peerOp = make();
+      peerOp = make(loaded.peer);
       // Dawn's polling throttled for the peers' waits as for ours (core/webgpu/polling.ts).
       const m = await gentle(() => measure(peerTimer(peerOp!), o.runs, budgetMs));
       report(makeRow(p, backend, m, maxRelErr(await gentle(peerOp.read()), ref), extra));
@@ -305,8 +297,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       gx.dispose();
       gw.dispose();
 
-      await peerRow(p, 'tfjs-webgpu', typeof tfjs === 'string' ? tfjs : () => tfjs.matmul(x, w, m, k, n), ref);
-      await peerRow(p, 'gpujs', typeof gpujs === 'string' ? gpujs : () => gpujs.matmul(x, w, m, k, n), ref, gpujsMode);
+      await peerRow(p, 'tfjs-webgpu', tfjs, (t) => t.matmul(x, w, m, k, n), ref);
+      await peerRow(p, 'gpujs', gpujs, (g) => g.matmul(x, w, m, k, n), ref, gpujsMode);
       report(makeRow(p, 'cpu', cpuTime, matmulSampleErr(x, w, ref, m, k, n)));
     }
 
@@ -335,8 +327,8 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
       report(makeRow(p, 'webgpu-unfused', unfusedTime, maxRelErr(await readOnce(unfused), ref)));
       for (const g of [gq, gk, gv]) g.dispose();
 
-      await peerRow(p, 'tfjs-webgpu', typeof tfjs === 'string' ? tfjs : () => tfjs.attention(q, k, v, bh, t, hd, scale), ref);
-      await peerRow(p, 'gpujs', typeof gpujs === 'string' ? gpujs : () => gpujs.attention(q, k, v, bh, t, hd, scale), ref, gpujsMode);
+      await peerRow(p, 'tfjs-webgpu', tfjs, (peer) => peer.attention(q, k, v, bh, t, hd, scale), ref);
+      await peerRow(p, 'gpujs', gpujs, (peer) => peer.attention(q, k, v, bh, t, hd, scale), ref, gpujsMode);
       report(makeRow(p, 'cpu', cpuTime, attentionSampleErr(q, k, v, ref, bh, t, hd, scale)));
     }
   } finally {
@@ -355,61 +347,4 @@ async function readOnce(fn: () => Tensor): Promise<Float32Array> {
   } finally {
     t.dispose();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The table
-
-const COLUMNS: Record<'matmul' | 'attention', KernelBackendName[]> = {
-  matmul: ['webgpu', 'tfjs-webgpu', 'gpujs', 'cpu'],
-  attention: ['webgpu', 'webgpu-unfused', 'tfjs-webgpu', 'gpujs', 'cpu'],
-};
-
-function ratio(a: KernelRow | undefined, b: KernelRow | undefined): string {
-  return a?.gflops && b?.gflops ? `${(a.gflops / b.gflops).toFixed(2)}x` : '-';
-}
-
-/** GFLOP/s (median ms) per backend, ratios, then errors and notes. */
-export function formatKernelTable(r: KernelBenchResult): string {
-  const out: string[] = [];
-  out.push(`WebGPU kernels on ${r.device.name}; Node ${r.device.node}, ${r.device.cores} cores (cpu backend: ${r.device.cpu_threads} threads)`);
-  out.push(`peers: tfjs-webgpu = ${r.device.peers['tfjs-webgpu']}; gpujs = ${r.device.peers.gpujs}`);
-  out.push(`GFLOP/s (median ms) over ${r.runs} runs after warm-up; * = runs capped to fit the time budget (see runs in --json)`);
-  const capped = (row: KernelRow) => row.runs > 0 && row.runs < r.runs;
-  const cell = (row: KernelRow | undefined) => {
-    if (!row) return '';
-    if (row.skipped) return 'skipped';
-    const ms = row.ms! >= 100 ? row.ms!.toFixed(0) : row.ms!.toFixed(2);
-    return `${row.gflops!.toFixed(2)} (${ms} ms)${capped(row) ? '*' : ''}`;
-  };
-  const notes = new Set<string>();
-  for (const kernel of ['matmul', 'attention'] as const) {
-    const rows = r.rows.filter((x) => x.kernel === kernel);
-    if (rows.length === 0) continue;
-    const cols = COLUMNS[kernel];
-    const shapes = [...new Set(rows.map(label))];
-    const ratios = kernel === 'matmul' ? ['webgpu/tfjs'] : ['fused/unfused', 'webgpu/tfjs'];
-    const head = kernel === 'matmul' ? 'matmul M x K x N' : 'attention (BH, T, hd)';
-    out.push('');
-    out.push([head.padEnd(22), ...cols.map((c) => c.padEnd(20)), ...ratios.map((c) => c.padStart(13))].join(' '));
-    for (const shape of shapes) {
-      const by = (b: KernelBackendName) => rows.find((x) => label(x) === shape && x.backend === b);
-      const rs = kernel === 'matmul' ? [ratio(by('webgpu'), by('tfjs-webgpu'))] : [ratio(by('webgpu'), by('webgpu-unfused')), ratio(by('webgpu'), by('tfjs-webgpu'))];
-      out.push([shape.padEnd(22), ...cols.map((c) => cell(by(c)).padEnd(20)), ...rs.map((x) => x.padStart(13))].join(' '));
-    }
-    out.push('max rel err vs cpu'.padEnd(22) + ' ' + cols.map((c) => {
-      const errs = rows.filter((x) => x.backend === c && x.max_rel_err !== null).map((x) => x.max_rel_err!);
-      return (errs.length ? `<= ${Math.max(...errs).toExponential(1)}` : '-').padEnd(20);
-    }).join(' '));
-    for (const x of rows) {
-      if (x.skipped) notes.add(`${x.backend} ${x.kernel} ${label(x)}: ${x.skipped}`);
-    }
-  }
-  const timings = new Map<string, Set<string>>();
-  for (const x of r.rows) if (x.timing) timings.set(x.backend, (timings.get(x.backend) ?? new Set()).add(x.timing));
-  out.push('');
-  out.push(`timing: ${[...timings].map(([b, t]) => `${b} ${[...t].join('/')}`).join(', ')} (see bench/kernels.ts)`);
-  out.push('cpu max rel err: against float64 on sampled outputs; the others: against the cpu result');
-  for (const n of notes) out.push(`note: ${n}`);
-  return out.join('\n');
 }

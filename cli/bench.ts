@@ -1,13 +1,15 @@
 // `ditto bench <suite>`: benchmarks, each against a peer or reference measured in the same run.
 
 import { UserError } from '../core/errors.js';
-import { CACHE_METHODS, formatCacheTable, runCacheBench, type CacheMethod } from '../bench/cache.js';
+import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
-import { formatKernelTable, runKernelBench } from '../bench/kernels.js';
+import { runKernelBench } from '../bench/kernels.js';
 import { openModel } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
+import { formatCacheTable, formatCpuTable, formatKernelTable } from './bench-tables.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
+import { formatJson } from './json.js';
 
 export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torch]
        ditto bench kernels [--json] [--runs N] [--quick]
@@ -15,7 +17,7 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
   cpu      CPU matmul at DiT-S shapes vs TensorFlow.js (tfjs-backend-cpu), and one DiT-S/2 forward
-           vs PyTorch (tools/time_dit.py, when python3 with torch is installed)
+           vs PyTorch (tools/time_dit.py, when python3 with torch is installed) and our WebGPU backend
   kernels  our WGSL matmul (DiT-S and DiT-XL linears) and fused attention vs our CPU backend,
            TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
            attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
@@ -24,7 +26,26 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
            ditto calibrate --save-trajectories) l2p (official Adam) and l2p-direct are fitted from
-           those runs, and --ablation refits l2p on the first n runs for each n`;
+           those runs, and --ablation refits l2p on the first n runs for each n
+The peers (TensorFlow.js, gpu.js) are not installed with ditto: without them their rows say how to
+install them (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu ...).`;
+
+type Spec = Parameters<typeof parseFlags>[1];
+
+/** Each suite's flags: one that belongs to another suite is refused rather than ignored. */
+const SUITE_FLAGS = {
+  cpu: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  kernels: { json: { type: 'boolean' }, runs: { type: 'string' }, quick: { type: 'boolean' } },
+  cache: {
+    json: { type: 'boolean' }, model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' },
+    methods: { type: 'string' }, trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' },
+    steps: { type: 'string' }, cfg: { type: 'string' }, 'save-images': { type: 'string' }, backend: { type: 'string' },
+    heads: { type: 'string' },
+  },
+} satisfies Record<string, Spec>;
+
+/** Timed runs per cell: more than this is a typo, not a benchmark. */
+const MAX_RUNS = 1000;
 
 function list(flags: Flags, name: string, fallback: string): string[] {
   return (flags.string(name) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
@@ -39,24 +60,23 @@ function integers(flags: Flags, name: string, fallback: string): number[] {
 }
 
 export async function benchCommand(argv: string[], io: CommandIo): Promise<void> {
-  const flags = parseFlags(argv, {
-    json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' }, quick: { type: 'boolean' },
-    model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' }, methods: { type: 'string' },
-    trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' }, steps: { type: 'string' },
-    cfg: { type: 'string' }, 'save-images': { type: 'string' }, backend: { type: 'string' }, heads: { type: 'string' },
-  }, benchUsage);
-  const suite = flags.positionals[0];
+  const [suite, ...rest] = argv;
+  if (suite === undefined || !Object.hasOwn(SUITE_FLAGS, suite)) {
+    const what = suite === undefined || suite.startsWith('-') ? 'name a benchmark suite first' : `unknown benchmark suite "${suite}"`;
+    throw new UserError(`${what}: ditto bench cpu, kernels or cache (ditto bench --help lists their flags)`);
+  }
+  const flags = parseFlags(rest, SUITE_FLAGS[suite as keyof typeof SUITE_FLAGS], benchUsage);
+  const print = <T>(result: T, table: (r: T) => string) => io.print(flags.bool('json') ? formatJson(result) : table(result));
   if (suite === 'cpu') {
-    await runCpuBench({ json: flags.bool('json'), runs: flags.integer('runs') ?? 10, torch: !flags.bool('no-torch') }, io);
+    const result = await runCpuBench({ runs: flags.integer('runs', { max: MAX_RUNS }) ?? 10, torch: !flags.bool('no-torch'), onProgress: io.info });
+    print(result, formatCpuTable);
     return;
   }
   if (suite === 'kernels') {
     const quick = flags.bool('quick');
-    const result = await runKernelBench({ runs: flags.integer('runs') ?? (quick ? 3 : 10), quick, onProgress: io.info });
-    io.print(flags.bool('json') ? JSON.stringify(result, null, 2) : formatKernelTable(result));
+    print(await runKernelBench({ runs: flags.integer('runs', { max: MAX_RUNS }) ?? (quick ? 3 : 10), quick, onProgress: io.info }), formatKernelTable);
     return;
   }
-  if (suite !== 'cache') throw new UserError(`unknown benchmark suite "${suite ?? ''}": use cpu, kernels or cache\n${benchUsage}`);
   const methods = list(flags, 'methods', 'fora,taylorseer,foca,l2p').map((m) => {
     if (!(CACHE_METHODS as readonly string[]).includes(m)) throw new UserError(`--methods: unknown method "${m}": use ${CACHE_METHODS.join(', ')}`);
     return m as CacheMethod;
@@ -80,5 +100,5 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     saveImages: flags.string('save-images'),
     onProgress: (line) => io.info(line),
   });
-  io.print(flags.bool('json') ? JSON.stringify(result, null, 2) : formatCacheTable(result));
+  print(result, formatCacheTable);
 }

@@ -2,10 +2,11 @@
 // L2P at N=5 and N=10, for one digit of each class. Prints the cache benchmark's table and writes
 // out/demo.png, one row per method, one column per class.
 
-import { formatCacheTable, runCacheBench } from '../bench/cache.js';
+import { runCacheBench } from '../bench/cache.js';
 import { grid, upscale, type Image8 } from '../models/image.js';
 import { BUNDLED_MODEL, openModel } from '../models/pretrained.js';
 import { createBackend, parseBackend } from './backend.js';
+import { formatCacheTable } from './bench-tables.js';
 import { UserError } from '../core/errors.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';

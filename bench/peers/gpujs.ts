@@ -15,7 +15,7 @@
 
 import { createRequire } from 'node:module';
 import type { IKernelFunctionThis } from 'gpu.js';
-import type { PeerOp, PeerRun } from '../kernels.js';
+import { importPackage, loadPeer, type AttentionPeer, type Importer, type PeerOp, type PeerResult, type PeerRun } from './peer.js';
 
 type GpuJs = typeof import('gpu.js');
 type This = IKernelFunctionThis<{ [name: string]: number }>;
@@ -75,16 +75,12 @@ function weightedSumKernel(this: This, p: number[][][], v: number[][][]): number
 
 // --- Loading and timing
 
-export interface Gpujs {
-  version: string;
+/** Its attention takes four kernels: scores, row max and sum, probabilities, P·V. */
+export interface Gpujs extends AttentionPeer {
   /** The backend gpu.js runs on: 'webgpu', or the mode it fell back to. */
   mode: string;
   /** Why it is not on WebGPU, where it is not. */
   fallbackReason: string | null;
-  /** y = x · w^T for x [M, K], w [N, K]. */
-  matmul(x: Float32Array, w: Float32Array, m: number, k: number, n: number): PeerOp;
-  /** softmax(q k^T * scale) v over [BH, T, hd] in four kernels: scores, row max and sum, probabilities, P·V. */
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, bh: number, t: number, hd: number, scale: number): PeerOp;
 }
 
 /**
@@ -166,14 +162,27 @@ function watchDevices(gpu: GPU): void {
   };
 }
 
-let loading: Promise<Gpujs> | null = null;
+export const GPUJS_PACKAGES = ['gpu.js'] as const;
 
-export function loadGpujs(): Promise<Gpujs> {
-  return (loading ??= load());
+/** gpu.js as loaded through each importer: it opens its device once per process. A failed load is not kept. */
+const loads = new Map<Importer, Promise<Gpujs>>();
+
+export function loadGpujs(importer: Importer = importPackage): Promise<PeerResult<Gpujs>> {
+  return loadPeer(GPUJS_PACKAGES, () => {
+    let loading = loads.get(importer);
+    if (!loading) {
+      loading = load(importer).catch((e) => {
+        loads.delete(importer);
+        throw e;
+      });
+      loads.set(importer, loading);
+    }
+    return loading;
+  });
 }
 
-async function load(): Promise<Gpujs> {
-  const gpujs: GpuJs = await import('gpu.js');
+async function load(importer: Importer): Promise<Gpujs> {
+  const gpujs = (await importer('gpu.js')) as GpuJs;
   const { GPU, Input } = gpujs;
   // gpu.js's Input: a flat array viewed with a shape, innermost dimension first.
   const input = (data: Float32Array, size: [number, number] | [number, number, number]) => new Input(data as unknown as number[], size);
@@ -226,7 +235,7 @@ async function load(): Promise<Gpujs> {
   }
 
   return {
-    version,
+    version: `gpu.js ${version}`,
     mode,
     fallbackReason,
     matmul(x, w, m, k, n) {

@@ -1,45 +1,53 @@
 // TensorFlow.js's pure-JavaScript CPU backend (@tensorflow/tfjs-backend-cpu), the peer a Node user
-// would reach for without native addons. Loaded lazily so the engine never depends on it.
+// would reach for without native addons.
 
-export interface TfjsMatmul {
-  version: string;
-  /** y = x · w^T for x [M, K], w [N, K]: `run` returns once the result is computed, `read` returns it. */
-  matmul(x: Float32Array, w: Float32Array, m: number, k: number, n: number): { run(): void; read(): Float32Array };
-}
+import { createRequire } from 'node:module';
+import { importPackage, loadPeer, type Importer, type Peer, type PeerResult } from './peer.js';
 
-export async function loadTfjsCpu(): Promise<TfjsMatmul> {
-  // tfjs-core advises installing tfjs-node when it sees Node; that is the native peer, not this one.
-  const { log, warn } = console;
-  console.log = console.warn = () => {};
-  try {
-    const tf = await import('@tensorflow/tfjs-core');
-    await import('@tensorflow/tfjs-backend-cpu');
-    await tf.setBackend('cpu');
-    await tf.ready();
-    // The backend is created on first use: do that while the console is muted.
-    tf.add(tf.scalar(1), tf.scalar(1)).dataSync();
+type Tf = typeof import('@tensorflow/tfjs-core');
+
+export const TFJS_CPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'] as const;
+
+export function loadTfjsCpu(importer: Importer = importPackage): Promise<PeerResult<Peer>> {
+  return loadPeer(TFJS_CPU_PACKAGES, async () => {
+    // tfjs-core advises installing tfjs-node when it sees Node; that is the native peer, not this one.
+    const { log, warn } = console;
+    console.log = console.warn = () => {};
+    let tf: Tf;
+    try {
+      tf = (await importer('@tensorflow/tfjs-core')) as Tf;
+      await importer('@tensorflow/tfjs-backend-cpu');
+      await tf.setBackend('cpu');
+      await tf.ready();
+      // The backend is created on first use: do that while the console is muted.
+      tf.add(tf.scalar(1), tf.scalar(1)).dataSync();
+    } finally {
+      Object.assign(console, { log, warn });
+    }
+    const version = (createRequire(import.meta.url)('@tensorflow/tfjs-backend-cpu/package.json') as { version: string }).version;
     return {
-      version: tf.version_core,
+      version: `@tensorflow/tfjs-backend-cpu ${version}`,
       matmul(x, w, m, k, n) {
-        const a = tf.tensor2d(x, [m, k]);
-        const b = tf.tensor2d(w, [n, k]);
-        const product = () => tf.matMul(a, b, false, true);
+        const a = tf.tensor2d(x, [m, k]), b = tf.tensor2d(w, [n, k]);
+        const product = () => {
+          const y = tf.matMul(a, b, false, true);
+          const data = y.dataSync() as Float32Array;
+          y.dispose();
+          return data;
+        };
         return {
-          run() {
-            const y = product();
-            y.dataSync();
-            y.dispose();
+          async run() {
+            const start = performance.now();
+            product();
+            return { ms: performance.now() - start, timing: 'wall' };
           },
-          read() {
-            const y = product();
-            const data = y.dataSync() as Float32Array;
-            y.dispose();
-            return data;
+          read: async () => product(),
+          dispose() {
+            a.dispose();
+            b.dispose();
           },
         };
       },
     };
-  } finally {
-    Object.assign(console, { log, warn });
-  }
+  });
 }

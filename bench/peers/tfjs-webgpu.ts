@@ -2,19 +2,13 @@
 // would reach for. It was written for browsers but runs in Node on Dawn: it only looks for
 // `navigator.gpu` (at import and when the backend is made), and its constructor takes a GPUDevice.
 // So we hand it *our* device: the same adapter, the same queue, and the same unquantized timestamp
-// queries, which makes its tf.time() kernel times directly comparable with ours. Loaded lazily, so
-// the engine never depends on it.
+// queries, which makes its tf.time() kernel times directly comparable with ours. Its matmul is
+// tf.matMul(x, w, false, true); its attention the way a tfjs user writes it: matMul, softmax, matMul.
 
 import { createRequire } from 'node:module';
-import type { PeerOp, PeerRun } from '../kernels.js';
+import { importPackage, loadPeer, type AttentionPeer, type Importer, type PeerOp, type PeerResult, type PeerRun } from './peer.js';
 
-export interface TfjsWebgpu {
-  version: string;
-  /** y = x · w^T for x [M, K], w [N, K], as tf.matMul(x, w, false, true). */
-  matmul(x: Float32Array, w: Float32Array, m: number, k: number, n: number): PeerOp;
-  /** softmax(q k^T * scale) v over [BH, T, hd], the way a tfjs user writes it: matMul, softmax, matMul. */
-  attention(q: Float32Array, k: Float32Array, v: Float32Array, bh: number, t: number, hd: number, scale: number): PeerOp;
-}
+export const TFJS_WEBGPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'] as const;
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type TfTensor = import('@tensorflow/tfjs-core').Tensor;
@@ -23,14 +17,18 @@ type TfTensor = import('@tensorflow/tfjs-core').Tensor;
 let bound: GPUDevice | null = null;
 
 /** tfjs on `device`; navigator.gpu must already be set (bench/kernels.ts does that). */
-export async function loadTfjsWebgpu(device: GPUDevice, adapter: { vendor: string; architecture: string }): Promise<TfjsWebgpu> {
+export function loadTfjsWebgpu(device: GPUDevice, adapter: { vendor: string; architecture: string }, importer: Importer = importPackage): Promise<PeerResult<AttentionPeer>> {
+  return loadPeer(TFJS_WEBGPU_PACKAGES, () => load(device, adapter, importer));
+}
+
+async function load(device: GPUDevice, adapter: { vendor: string; architecture: string }, importer: Importer): Promise<AttentionPeer> {
   // tfjs-core advises installing tfjs-node when it sees Node: that is the native peer, not this one.
   const { log, warn } = console;
   console.log = console.warn = () => {};
   let tf: Tf;
   try {
-    tf = await import('@tensorflow/tfjs-core');
-    const { WebGPUBackend } = await import('@tensorflow/tfjs-backend-webgpu');
+    tf = (await importer('@tensorflow/tfjs-core')) as Tf;
+    const { WebGPUBackend } = (await importer('@tensorflow/tfjs-backend-webgpu')) as typeof import('@tensorflow/tfjs-backend-webgpu');
     if (bound !== device) {
       // Importing the package registered a 'webgpu' factory that opens a device of its own; replace it
       // with one that wraps ours. Kernels are registered by backend name, so the name must stay 'webgpu'.
@@ -76,7 +74,7 @@ export async function loadTfjsWebgpu(device: GPUDevice, adapter: { vendor: strin
   }
 
   return {
-    version,
+    version: `@tensorflow/tfjs-backend-webgpu ${version}`,
     matmul(x, w, m, k, n) {
       const a = tf.tensor2d(x, [m, k]), b = tf.tensor2d(w, [n, k]);
       return peerOp([a, b], () => tf.matMul(a, b, false, true));

@@ -5,7 +5,10 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { formatKernelTable, runKernelBench, type KernelRow } from '../../bench/kernels.js';
+import { runKernelBench, type KernelRow } from '../../bench/kernels.js';
+import type { Importer } from '../../bench/peers/peer.js';
+import { formatKernelTable } from '../../cli/bench-tables.js';
+import { formatJson } from '../../cli/json.js';
 import { UserError } from '../../core/errors.js';
 import { testWebGpu } from '../backends.js';
 
@@ -68,6 +71,26 @@ if (gpu) {
     assert.match(table, 'webgpu/tfjs');
     assert.match(table, 'fused/unfused');
     assert.match(table, '512x384x1152');
+    // --json: the adapter report's camelCase fields come out snake_case.
+    const printed = JSON.parse(formatJson(result));
+    assert.equal(printed.device.subgroup_sizes, result.device.subgroupSizes);
+    assert.is(printed.device.subgroupSizes, undefined);
+  });
+
+  test('without the peers installed: our rows are measured, theirs say what to install', async () => {
+    const absent: Importer = (specifier) => import(`${specifier}-not-installed`);
+    const result = await runKernelBench({ runs: 1, matmul: [[64, 48, 40]], attention: [[2, 16, 8]], gpu, importer: absent });
+    const hints = { 'tfjs-webgpu': 'npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-webgpu', gpujs: 'npm install gpu.js' } as Record<string, string>;
+    for (const r of result.rows) {
+      if (r.backend in hints) {
+        assert.ok(r.skipped?.startsWith('unavailable: Cannot find package') && r.skipped.endsWith(`(${hints[r.backend]})`), `${r.backend}: ${r.skipped}`);
+        assert.is(r.gflops, null);
+      } else {
+        assert.ok(r.gflops! > 0 && r.max_rel_err! < 1e-3, `${r.backend} ${r.kernel}`);
+      }
+    }
+    assert.is(result.device.peers.gpujs, result.rows.find((r) => r.backend === 'gpujs')!.skipped);
+    assert.match(formatKernelTable(result), `note: gpujs matmul 64x48x40: unavailable: Cannot find package 'gpu.js-not-installed' (npm install gpu.js)`);
   });
 } else {
   // testWebGpu printed why (once per run); say what that skips here.

@@ -1,0 +1,103 @@
+// The benchmarks' results as the tables `ditto bench` prints: bench/ computes, this formats. Columns
+// go through core/table.ts's formatTable, like every table ditto prints.
+
+import type { CacheBenchResult } from '../bench/cache.js';
+import type { CpuBenchResult } from '../bench/cpu.js';
+import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
+import { formatTable } from '../core/table.js';
+
+/** `bench cpu`: the matmuls side by side with tfjs-cpu, then the forward against PyTorch and WebGPU. */
+export function formatCpuTable(r: CpuBenchResult): string {
+  const m = r.machine;
+  const out = [`CPU benchmark: ${m.cores} cores, ${m.threads} threads, Node ${m.node}; tfjs-cpu = ${m.peers['tfjs-cpu']}`, ''];
+  const shapes = [...new Set(r.rows.map((x) => `${x.m}x${x.k}x${x.n}`))];
+  const by = (shape: string, backend: string) => r.rows.find((x) => `${x.m}x${x.k}x${x.n}` === shape && x.backend === backend);
+  const gflops = (x: CpuBenchResult['rows'][number] | undefined) => (x?.gflops == null ? '-' : x.gflops.toFixed(2));
+  const err = (x: CpuBenchResult['rows'][number] | undefined) => (x?.max_rel_err == null ? '-' : x.max_rel_err.toExponential(1));
+  out.push(formatTable(['matmul M x K x N', 'ditto cpu GFLOP/s', 'tfjs-cpu GFLOP/s', 'ratio', 'ditto max rel err', 'tfjs max rel err'], shapes.map((s) => {
+    const ours = by(s, 'cpu'), peer = by(s, 'tfjs-cpu');
+    const ratio = ours?.gflops && peer?.gflops ? `${(ours.gflops / peer.gflops).toFixed(1)}x` : '-';
+    return [s, gflops(ours), gflops(peer), ratio, err(ours), err(peer)];
+  })));
+  out.push('');
+  const f = r.dit_forward;
+  const torch = 'seconds' in f.torch
+    ? `, PyTorch ${f.torch.version} (${f.torch.threads} threads) ${f.torch.seconds.toFixed(3)} s, ratio ${f.torch.ratio.toFixed(2)}x`
+    : `; PyTorch: ${f.torch.unavailable}`;
+  out.push(`${f.model} forward, batch ${f.batch} (${f.gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s${torch}`);
+  out.push('seconds' in f.webgpu ? `  ditto webgpu on ${f.webgpu.adapter}: ${f.webgpu.seconds.toFixed(3)} s` : `  ditto webgpu: unavailable: ${f.webgpu.unavailable}`);
+  out.push('max rel err: against float64 dot products on sampled outputs');
+  return out.join('\n');
+}
+
+const KERNEL_COLUMNS: Record<'matmul' | 'attention', KernelBackendName[]> = {
+  matmul: ['webgpu', 'tfjs-webgpu', 'gpujs', 'cpu'],
+  attention: ['webgpu', 'webgpu-unfused', 'tfjs-webgpu', 'gpujs', 'cpu'],
+};
+
+function ratio(a: KernelRow | undefined, b: KernelRow | undefined): string {
+  return a?.gflops && b?.gflops ? `${(a.gflops / b.gflops).toFixed(2)}x` : '-';
+}
+
+/** `bench kernels`: GFLOP/s (median ms) per backend, ratios, then errors and notes. */
+export function formatKernelTable(r: KernelBenchResult): string {
+  const out: string[] = [];
+  out.push(`WebGPU kernels on ${r.device.name}; Node ${r.device.node}, ${r.device.cores} cores (cpu backend: ${r.device.cpu_threads} threads)`);
+  out.push(`peers: tfjs-webgpu = ${r.device.peers['tfjs-webgpu']}; gpujs = ${r.device.peers.gpujs}`);
+  out.push(`GFLOP/s (median ms) over ${r.runs} runs after warm-up; * = runs capped to fit the time budget (see runs in --json)`);
+  const capped = (row: KernelRow) => row.runs > 0 && row.runs < r.runs;
+  const cell = (row: KernelRow | undefined) => {
+    if (!row) return '';
+    if (row.skipped) return 'skipped';
+    const ms = row.ms! >= 100 ? row.ms!.toFixed(0) : row.ms!.toFixed(2);
+    return `${row.gflops!.toFixed(2)} (${ms} ms)${capped(row) ? '*' : ''}`;
+  };
+  const notes = new Set<string>();
+  for (const kernel of ['matmul', 'attention'] as const) {
+    const rows = r.rows.filter((x) => x.kernel === kernel);
+    if (rows.length === 0) continue;
+    const cols = KERNEL_COLUMNS[kernel];
+    const ratios = kernel === 'matmul' ? ['webgpu/tfjs'] : ['fused/unfused', 'webgpu/tfjs'];
+    const head = kernel === 'matmul' ? 'matmul M x K x N' : 'attention (BH, T, hd)';
+    const lines = [...new Set(rows.map(label))].map((shape) => {
+      const by = (b: KernelBackendName) => rows.find((x) => label(x) === shape && x.backend === b);
+      const rs = kernel === 'matmul' ? [ratio(by('webgpu'), by('tfjs-webgpu'))] : [ratio(by('webgpu'), by('webgpu-unfused')), ratio(by('webgpu'), by('tfjs-webgpu'))];
+      return [shape, ...cols.map((c) => cell(by(c))), ...rs];
+    });
+    const errors = cols.map((c) => {
+      const errs = rows.filter((x) => x.backend === c && x.max_rel_err !== null).map((x) => x.max_rel_err!);
+      return errs.length ? `<= ${Math.max(...errs).toExponential(1)}` : '-';
+    });
+    out.push('');
+    out.push(formatTable([head, ...cols, ...ratios], [...lines, ['max rel err vs cpu', ...errors, ...ratios.map(() => '')]]));
+    for (const x of rows) {
+      if (x.skipped) notes.add(`${x.backend} ${x.kernel} ${label(x)}: ${x.skipped}`);
+    }
+  }
+  const timings = new Map<string, Set<string>>();
+  for (const x of r.rows) if (x.timing) timings.set(x.backend, (timings.get(x.backend) ?? new Set()).add(x.timing));
+  out.push('');
+  out.push(`timing: ${[...timings].map(([b, t]) => `${b} ${[...t].join('/')}`).join(', ')} (see bench/kernels.ts)`);
+  out.push('cpu max rel err: against float64 on sampled outputs; the others: against the cpu result');
+  for (const n of notes) out.push(`note: ${n}`);
+  return out.join('\n');
+}
+
+/** `bench cache`: one row per method x interval (and per calibration subset of the ablation). */
+export function formatCacheTable(r: CacheBenchResult): string {
+  const rows = r.rows.map((row) => [
+    row.calibration_runs ? `${row.method}[${row.calibration_runs}]` : row.method,
+    String(row.interval ?? '-'),
+    String(row.full_steps),
+    row.flops_speedup.toFixed(2),
+    row.latency_speedup.toFixed(2),
+    row.psnr.toFixed(2),
+    row.ssim.toFixed(3),
+    row.rel_l2.toFixed(4),
+  ]);
+  return [
+    `${r.seeds.length} samples (seeds ${r.seeds[0]}..${r.seeds.at(-1)}), ${r.steps} steps, cfg ${r.cfg_scale}, ${r.backend}; reference ${r.reference_seconds.toFixed(2)} s`,
+    formatTable(['method', 'N', 'full', 'FLOPs x', 'latency x', 'PSNR dB', 'SSIM', 'rel L2'], rows),
+    `SSIM: ${r.ssim}`,
+  ].join('\n');
+}
