@@ -1,7 +1,8 @@
 // A checkpoint plus what it takes to sample from it: the model card. ditto bundles one trained model
 // (assets/mnist-dit.safetensors, made by tools/train_mnist.py), the default of every sampling command.
-// Its sampler, step count, guidance scale and data range travel in the safetensors __metadata__; a
-// checkpoint without them (an official DiT) gets DiT's own defaults: DDIM and guidance scale 4.
+// Its sampler, step count, guidance scale, time shift and data range travel in the safetensors
+// __metadata__, each checked when the card is read; a checkpoint without them (an official DiT) gets
+// DiT's own defaults: DDIM, 50 steps and guidance scale 4.
 
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ export interface ModelCard {
   sampler: 'euler-flow' | 'ddim';
   steps: number;
   cfgScale: number;
-  /** FLUX's resolution-dependent time shift for flow models, or none. */
+  /** FLUX's resolution-dependent time shift for flow models (time_shift "flux"), or none ("none"). */
   timeShift: boolean;
   /** The pixel range the model was trained on; null for latent models (they need a VAE to make images). */
   dataRange: [number, number] | null;
@@ -35,11 +36,51 @@ export interface OpenedModel {
   card: ModelCard;
 }
 
-function numberOr(value: string | undefined, fallback: number, key: string, path: string): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new UserError(`${path}: __metadata__.${key} is "${value}", not a number`);
-  return n;
+/** DDIM respaces DiT's 1000 training steps, so it can take at most that many. */
+const DDIM_MAX_STEPS = 1000;
+/** The bound --steps has: far past any useful count, short of a run that would never end. */
+const MAX_STEPS = 10_000;
+
+/** A decimal number as people and Python's str() write them; Number() would also take "", " ", "0x10" and "Infinity". */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+function decimal(value: string): number | undefined {
+  const n = DECIMAL.test(value) ? Number(value) : NaN;
+  return Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * The sampling settings of a checkpoint's __metadata__, each checked: a card that cannot be sampled
+ * as written is refused here, naming the key, rather than failing (or running for ever) later.
+ */
+function cardSettings(file: string, m: Record<string, string>): Omit<ModelCard, 'path' | 'l2pWeights'> {
+  const bad = (key: string, expected: string) =>
+    new UserError(`${file}: __metadata__.${key} is ${JSON.stringify(m[key])}, expected ${expected}: fix the checkpoint's metadata`);
+  const sampler = m.sampler ?? 'ddim';
+  if (sampler !== 'euler-flow' && sampler !== 'ddim') throw bad('sampler', 'euler-flow or ddim');
+  const maxSteps = sampler === 'ddim' ? DDIM_MAX_STEPS : MAX_STEPS;
+  let steps = 50;
+  if (m.steps !== undefined) {
+    steps = /^[1-9][0-9]*$/.test(m.steps) ? Number(m.steps) : NaN;
+    if (!(steps <= maxSteps)) throw bad('steps', `an integer from 1 to ${maxSteps}${sampler === 'ddim' ? ' (DDIM respaces 1000 steps)' : ''}`);
+  }
+  let cfgScale = 4;
+  if (m.cfg_scale !== undefined) {
+    const n = decimal(m.cfg_scale);
+    // As for --cfg: 1 turns guidance off, and ditto's samplers run no scale below it.
+    if (n === undefined || n < 1) throw bad('cfg_scale', 'a finite number of at least 1');
+    cfgScale = n;
+  }
+  const shift = m.time_shift ?? 'none';
+  if (shift !== 'none' && shift !== 'flux') throw bad('time_shift', 'none or flux');
+  let dataRange: [number, number] | null = null;
+  if (m.data_range !== undefined) {
+    const r = /^\[\s*([^\s,]+)\s*,\s*([^\s\]]+)\s*\]$/.exec(m.data_range);
+    const lo = r ? decimal(r[1]) : undefined, hi = r ? decimal(r[2]) : undefined;
+    if (lo === undefined || hi === undefined || !(lo < hi)) throw bad('data_range', '"[lo,hi]" with finite lo < hi');
+    dataRange = [lo, hi];
+  }
+  return { sampler, steps, cfgScale, timeShift: shift === 'flux', dataRange };
 }
 
 /**
@@ -50,23 +91,11 @@ export function inspectModel(path: string | undefined, opts: { heads?: number } 
   const file = path ?? BUNDLED_MODEL;
   if (path === undefined && !existsSync(file)) throw new UserError(`the bundled model ${file} is missing: reinstall ditto, or pass --model M.safetensors`);
   requireRegularFile(file, 'model file');
-  const { config, metadata: m } = inspectDiT(file, opts);
-  const sampler = m.sampler ?? 'ddim';
-  if (sampler !== 'euler-flow' && sampler !== 'ddim') throw new UserError(`${file}: __metadata__.sampler is "${sampler}": ditto knows euler-flow and ddim`);
-  let dataRange: [number, number] | null = null;
-  if (m.data_range !== undefined) {
-    const r = /^\[\s*(-?[\d.]+)\s*,\s*(-?[\d.]+)\s*\]$/.exec(m.data_range);
-    if (!r) throw new UserError(`${file}: __metadata__.data_range is "${m.data_range}", expected "[lo,hi]"`);
-    dataRange = [Number(r[1]), Number(r[2])];
-  }
+  const { config, metadata } = inspectDiT(file, opts);
   const weightsPath = file.replace(/\.safetensors$/, '.l2p.json');
   const card: ModelCard = {
     path: file,
-    sampler,
-    steps: numberOr(m.steps, 50, 'steps', file),
-    cfgScale: numberOr(m.cfg_scale, 4, 'cfg_scale', file),
-    timeShift: m.time_shift !== undefined && m.time_shift !== 'none',
-    dataRange,
+    ...cardSettings(file, metadata),
     l2pWeights: weightsPath !== file && existsSync(weightsPath) ? weightsPath : null,
   };
   return { card, config };
