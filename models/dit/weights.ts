@@ -5,7 +5,6 @@
 // Finiteness needs the values, so it is checked as each tensor is read. Every refusal is one line
 // naming the file and the tensor.
 
-import { constants } from 'node:buffer';
 import { totalmem } from 'node:os';
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
@@ -69,8 +68,11 @@ export function expectedShapes(c: DiTConfig): Map<string, number[]> {
 /** Float dtypes ditto reads as weights, all widened (F64: rounded) to f32. */
 const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF16', 'F64']);
 
-/** One tensor is read into one typed array, so it can be at most the largest one Node allocates. */
-const MAX_TENSOR_BYTES = constants.MAX_LENGTH;
+/**
+ * One tensor is read into one typed array (at most 4 GiB on Node 20) and bound as one GPU buffer (at
+ * most 4 GiB on any adapter); the largest tensor of DiT-XL/2 takes 21 MB.
+ */
+const MAX_TENSOR_BYTES = 2 ** 32;
 
 /** A list of names for a message: the first few, quoted (a name may hold any character), then "...". */
 function nameList(names: readonly string[]): string {
