@@ -49,7 +49,7 @@ if (gpu) {
 
     for (const r of json.rows) {
       if (r.skipped) {
-        // A peer may be unavailable on some machine; ours never is, and tfjs-webgpu is a dependency.
+        // A peer may be unavailable on some machine; ours never is, and tfjs-webgpu is a devDependency, installed here.
         assert.ok(r.backend === 'gpujs', `${key(r)} skipped: ${r.skipped}`);
         console.log(`bench kernels: ${key(r)} skipped: ${r.skipped}`);
         assert.is(r.ms, null);
