@@ -146,7 +146,7 @@ export function configFromShapes(
   // The last row of the label table is the null class that classifier-free guidance conditions on.
   const numClasses = tableRows - 1;
   if (numClasses < 1) {
-    throw new UserError(`the label table y_embedder.embedding_table.weight has ${tableRows} rows: ditto needs num_classes + 1 (the last row is the null class), so at least 2`);
+    throw new UserError(`the label table y_embedder.embedding_table.weight has ${tableRows} row${tableRows === 1 ? '' : 's'}: ditto needs num_classes + 1 (the last row is the null class), so at least 2`);
   }
   const declaredClasses = metadataCount(metadata, 'num_classes');
   if (declaredClasses !== undefined && declaredClasses !== numClasses) {
@@ -157,8 +157,18 @@ export function configFromShapes(
   if (out !== inChannels && out !== 2 * inChannels) {
     throw new UserError(`final_layer.linear.weight has ${outDim} rows: expected p*p*C or p*p*2C (${patchSize * patchSize * inChannels} or ${2 * patchSize * patchSize * inChannels})`);
   }
+  const learnSigma = out === 2 * inChannels;
+  // Keys ditto does not need but tools/make_fixtures.py and converters write: a file that contradicts itself is broken.
+  const declaredPatch = metadataCount(metadata, 'patch_size');
+  if (declaredPatch !== undefined && declaredPatch !== patchSize) {
+    throw new UserError(`__metadata__.patch_size is ${declaredPatch} but x_embedder.proj.weight has patch ${patchSize}: fix the checkpoint's metadata`);
+  }
+  const declaredSigma = metadata.learn_sigma?.toLowerCase();
+  if (declaredSigma !== undefined && declaredSigma !== String(learnSigma)) {
+    throw new UserError(`__metadata__.learn_sigma is ${JSON.stringify(metadata.learn_sigma)} but final_layer.linear.weight has ${outDim} rows, learn_sigma ${learnSigma}: fix the checkpoint's metadata`);
+  }
   const numHeads = headsFor(hiddenSize, metadataCount(metadata, 'num_heads'), heads);
-  return { inputSize: grid * patchSize, patchSize, inChannels, hiddenSize, depth, numHeads, mlpRatio: mlpWidth / hiddenSize, numClasses, learnSigma: out === 2 * inChannels };
+  return { inputSize: grid * patchSize, patchSize, inChannels, hiddenSize, depth, numHeads, mlpRatio: mlpWidth / hiddenSize, numClasses, learnSigma };
 }
 
 /** One rule for the heads: the metadata's, which --heads may repeat but not contradict; else --heads; else the preset. */

@@ -119,6 +119,12 @@ export function checkTensors(file: string, tensors: ReadonlyMap<string, { shape:
     }
     totalBytes += bytes;
   }
+  // Activations are not in the file: one image's widest (tokens x the qkv, MLP or output width) must fit too.
+  const width = Math.max(3 * c.hiddenSize, c.mlpRatio * c.hiddenSize, c.patchSize ** 2 * outChannels(c));
+  const activationBytes = tokens(c) * width * 4;
+  if (activationBytes > MAX_TENSOR_BYTES) {
+    throw new UserError(`${file}: one image's activations (${tokens(c)} tokens x ${width} features) take ${gib(activationBytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a DiT checkpoint?`);
+  }
   // A sparse file can declare tensors far larger than the disk space it uses.
   if (totalBytes > totalmem()) {
     throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);

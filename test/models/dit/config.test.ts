@@ -81,9 +81,16 @@ test('sizes a DiT needs positive, a square token grid and a null class are requi
   }
   refuses(() => configFromShapes(edit('blocks.0.mlp.fc1.weight', [0, 384]), {}), /fc1\.weight has 0 rows: a DiT needs an MLP of positive width/);
   for (const rows of [0, 1]) {
-    refuses(() => configFromShapes(edit('y_embedder.embedding_table.weight', [rows, 384]), {}), /label table .* has [01] rows: ditto needs num_classes \+ 1 .*at least 2$/);
+    refuses(() => configFromShapes(edit('y_embedder.embedding_table.weight', [rows, 384]), {}), /label table .* has (0 rows|1 row): ditto needs num_classes \+ 1 .*at least 2$/);
   }
   refuses(() => configFromShapes(edit('final_layer.linear.weight', [0, 384]), {}), /final_layer\.linear\.weight has 0 rows: expected p\*p\*C or p\*p\*2C \(16 or 32\)/);
+});
+
+test('__metadata__.patch_size and learn_sigma, when given, must match the shapes', () => {
+  const shapes = shapesOf('S/2');
+  assert.is(configFromShapes(shapes, { patch_size: '2', learn_sigma: 'True' }).learnSigma, true);
+  refuses(() => configFromShapes(shapes, { patch_size: '4' }), /^__metadata__\.patch_size is 4 but x_embedder\.proj\.weight has patch 2: fix the checkpoint's metadata$/);
+  refuses(() => configFromShapes(shapes, { learn_sigma: 'false' }), /^__metadata__\.learn_sigma is "false" but final_layer\.linear\.weight has 32 rows, learn_sigma true/);
 });
 
 test('__metadata__.num_classes must be a count that matches the label table', () => {

@@ -12,7 +12,7 @@ import { UserError } from '../../../core/errors.js';
 import { DTYPE_SIZES, SafetensorsFile, type SafeDType } from '../../../core/safetensors.js';
 import { numel } from '../../../core/shape.js';
 import type { Storage } from '../../../core/tensor.js';
-import { preset } from '../../../models/dit/config.js';
+import { preset, type DiTConfig } from '../../../models/dit/config.js';
 import { expectedShapes, inspectDiT, loadDiT } from '../../../models/dit/weights.js';
 import { BUNDLED_MODEL } from '../../../models/pretrained.js';
 import { fixture } from '../../backends.js';
@@ -201,12 +201,16 @@ test('a refused tensor releases every tensor uploaded before it', () => {
 test('checkpoints too large for memory are refused from the header (sparse files)', () => {
   // One tensor larger than a typed array: a label table of 2^28 classes at hidden size 96.
   const config = { ...preset('S/2'), hiddenSize: 96, numHeads: 6, depth: 1, numClasses: 2 ** 28 };
-  const sparse = (c: typeof config) => writeRaw(Object.fromEntries([...expectedShapes(c)].map(([name, shape]) => [name, { dtype: 'F32', shape }])), { num_heads: '6' });
+  const sparse = (c: DiTConfig) => writeRaw(Object.fromEntries([...expectedShapes(c)].map(([name, shape]) => [name, { dtype: 'F32', shape }])), { num_heads: String(c.numHeads) });
   refuses(sparse(config), /tensor "y_embedder\.embedding_table\.weight" \[268435457, 96\] takes 96\.0 GiB as f32, more than one buffer can hold/, inspectDiT);
-  // Each tensor fits, all of them do not: fc1 and fc2 just under 4 GiB each, in enough blocks.
+  // Each tensor fits, all of them do not: fc1 and fc2 just under 4 GiB each, in enough blocks (one token, so
+  // that the activations stay small).
   const ratio = Math.floor(2 ** 32 / 4 / 96 / 96);
   const depth = Math.ceil(totalmem() / (2 * 4 * 96 * 96 * ratio)) + 1;
-  refuses(sparse({ ...config, numClasses: 10, mlpRatio: ratio, depth }), /the weights take [\d.]+ GiB as f32, more than this machine's [\d.]+ GiB of memory$/, inspectDiT);
+  refuses(sparse({ ...config, numClasses: 10, inputSize: 2, mlpRatio: ratio, depth }), /the weights take [\d.]+ GiB as f32, more than this machine's [\d.]+ GiB of memory$/, inspectDiT);
+  // Small weights, huge activations: 65536 tokens through an MLP 65536 wide.
+  const wide = { ...config, numClasses: 10, hiddenSize: 64, numHeads: 4, inputSize: 256, patchSize: 1, mlpRatio: 1024 };
+  refuses(sparse(wide), /one image's activations \(65536 tokens x 65536 features\) take 16\.0 GiB as f32, more than one buffer can hold/, inspectDiT);
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
