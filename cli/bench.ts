@@ -4,12 +4,13 @@ import { UserError } from '../core/errors.js';
 import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
 import { runKernelBench } from '../bench/kernels.js';
-import { openModel } from '../models/pretrained.js';
+import { inspectModel, openModel } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable } from './bench-tables.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { formatJson } from './json.js';
+import { cfgFromFlags, checkInputs, checkOutputs, given, MAX_IMAGES, stepsFromFlags } from './options.js';
 
 export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torch]
        ditto bench kernels [--json] [--runs N] [--quick]
@@ -81,23 +82,33 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     if (!(CACHE_METHODS as readonly string[]).includes(m)) throw new UserError(`--methods: unknown method "${m}": use ${CACHE_METHODS.join(', ')}`);
     return m as CacheMethod;
   });
-  const seeds = flags.integer('seeds') ?? 8;
-  const backend = await createBackend(parseBackend(flags.string('backend')), io.info, { batch: seeds });
-  const model = openModel(flags.string('model'), backend, { heads: flags.integer('heads') });
-  const trajPath = flags.string('trajectories');
+  // Every flag and file is checked before a backend is opened (cli/options.ts's rules).
+  const backendChoice = parseBackend(flags.string('backend'));
+  const seeds = flags.integer('seeds', { max: MAX_IMAGES }) ?? 8;
+  const modelPath = flags.string('model'), trajPath = flags.string('trajectories'), saveImages = flags.string('save-images');
+  const inputs = given([['--model', modelPath], ['--trajectories', trajPath], ['--weights', flags.string('weights')]]);
+  checkInputs(inputs);
+  checkOutputs([], inputs, given([['--save-images', saveImages]]));
   const ablation = flags.string('ablation') === undefined ? undefined : integers(flags, 'ablation', '');
   if (ablation && !trajPath) throw new UserError('--ablation refits l2p on subsets of calibration runs: pass --trajectories T.safetensors');
+  const intervals = integers(flags, 'intervals', '5,7,10');
+  const heads = flags.integer('heads');
+  const { card } = inspectModel(modelPath, { heads });
+  const steps = stepsFromFlags(flags, card.steps);
+  const cfgScale = cfgFromFlags(flags, card.cfgScale);
+
+  const backend = await createBackend(backendChoice, io.info, { batch: seeds });
   const result = await runCacheBench({
-    model,
+    model: openModel(modelPath, backend, { heads }),
     seeds,
-    intervals: integers(flags, 'intervals', '5,7,10'),
+    intervals,
     methods,
-    steps: flags.integer('steps') ?? model.card.steps,
-    cfgScale: flags.number('cfg') ?? model.card.cfgScale,
+    steps,
+    cfgScale,
     trajectories: trajPath ? readTrajectories(trajPath) : undefined,
     weights: flags.string('weights'),
     ablation,
-    saveImages: flags.string('save-images'),
+    saveImages,
     onProgress: (line) => io.info(line),
   });
   print(result, formatCacheTable);
