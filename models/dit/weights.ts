@@ -41,7 +41,8 @@ export interface DiTWeights {
 
 /** Every tensor of a DiT state dict with the shape this config gives it. */
 export function expectedShapes(c: DiTConfig): Map<string, number[]> {
-  const D = c.hiddenSize, p = c.patchSize, mlp = c.mlpRatio * D;
+  // Rounded: a width read off a checkpoint (fc1 rows / D) need not come back exactly when multiplied.
+  const D = c.hiddenSize, p = c.patchSize, mlp = Math.round(c.mlpRatio * D);
   const m = new Map<string, number[]>();
   const linear = (name: string, out: number, inp: number) => {
     m.set(`${name}.weight`, [out, inp]);

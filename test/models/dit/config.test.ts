@@ -100,6 +100,15 @@ test('__metadata__.num_classes must be a count that matches the label table', ()
   refuses(() => configFromShapes(shapes, { num_classes: 'ten' }), /^__metadata__\.num_classes is "ten", not a positive integer/);
 });
 
+test('an MLP width that is no multiple of the hidden size reads back exactly', () => {
+  // 7 / 100 * 100 is 7.000000000000001 in floating point.
+  const shapes = new Map(expectedShapes({ ...preset('S/2'), hiddenSize: 100, numHeads: 4, depth: 2 }));
+  for (let i = 0; i < 2; i++) {
+    shapes.set(`blocks.${i}.mlp.fc1.weight`, [7, 100]).set(`blocks.${i}.mlp.fc1.bias`, [7]).set(`blocks.${i}.mlp.fc2.weight`, [100, 7]);
+  }
+  assert.equal(new Map(expectedShapes(configFromShapes(shapes, {}, 4))), shapes);
+});
+
 test('learn_sigma, classes and input size come from the shapes', () => {
   const c = { ...preset('B/4'), learnSigma: false, numClasses: 10, inputSize: 64 };
   assert.equal(configFromShapes(new Map(expectedShapes(c)), {}), c);
