@@ -138,7 +138,7 @@ function checkFinite(file: string, name: string, dtype: SafeDType, shape: Shape,
     const v = data[i];
     if (Number.isFinite(v)) continue;
     const at = `[${unravel(i, shape).join(', ')}] (flat index ${i})`;
-    // F64 values beyond the f32 range round to infinity: say so, the file itself holds a finite number.
+    // F64 values beyond the f32 range round to infinity: the file may well hold a finite number there.
     const what = dtype === 'F64' && !Number.isNaN(v) ? `a value beyond the f32 range at ${at}` : `${v} at ${at}`;
     throw new UserError(`${file}: tensor "${name}" holds ${what}: weights must be finite; re-export the checkpoint`);
   }
