@@ -89,7 +89,6 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
   if (trajPath !== undefined) {
     const threshold = flags.number('threshold') ?? 0.95;
     if (!(threshold > 0 && threshold <= 1)) throw new UserError(`--threshold is a fidelity between 0 and 1, got ${threshold}`);
-    io.info(`reading ${trajPath}`);
     const t = readTrajectories(trajPath);
     let last = performance.now();
     const fidelity = projectionFidelity(t, threshold, (b) => {

@@ -65,7 +65,6 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   if (method === 'direct' && !hasScheduleFlags(flags)) throw new UserError('fit direct fits one schedule: pass --interval N or --full-steps a,b,c');
 
   const t0 = performance.now();
-  io.info(`reading ${path}`);
   const traj = readTrajectories(path);
   const S = traj.steps;
   const schedule: Schedule | undefined = hasScheduleFlags(flags) ? scheduleFromFlags(flags, S, 'paper') : undefined;

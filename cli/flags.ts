@@ -39,8 +39,9 @@ export function parseFlags(argv: string[], spec: Spec, usage: string, positional
   try {
     parsed = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true });
   } catch (e) {
-    // Node's messages span lines ("... ambiguous.\nDid you forget ...?\nTo specify ..."): join them.
-    throw new UserError(`${(e as Error).message.replace(/\n/g, ' ')} (${help})`);
+    // Node's messages span lines and end in advice about '--' that does not apply to these commands.
+    const message = (e as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\n/g, ' ');
+    throw new UserError(`${message} (${help})`);
   }
   if (parsed.positionals.length > positionals) {
     const stray = parsed.positionals[positionals]!;
