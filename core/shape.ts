@@ -1,4 +1,5 @@
-// Shape arithmetic shared by every backend: element counts, row-major strides, broadcasting.
+// Shape arithmetic of the tensor API: element counts, printing, comparing, broadcasting. The strides
+// that kernels index with are in kernels/strides.ts.
 
 export type Shape = readonly number[];
 
@@ -6,17 +7,6 @@ export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
-}
-
-/** Row-major (C-order) strides in elements. */
-export function stridesOf(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
 }
 
 export function shapeString(shape: Shape): string {
@@ -39,17 +29,5 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
     }
     out[i] = da === 1 ? db : da;
   }
-  return out;
-}
-
-/**
- * Strides that read `shape` as if broadcast to `target`: stretched dims get stride 0.
- * Used by backends to index an operand of a broadcasting op with the output's coordinates.
- */
-export function broadcastStrides(shape: Shape, target: Shape): number[] {
-  const own = stridesOf(shape);
-  const out = new Array<number>(target.length).fill(0);
-  const offset = target.length - shape.length;
-  for (let i = 0; i < shape.length; i++) out[offset + i] = shape[i] === 1 ? 0 : own[i];
   return out;
 }

@@ -2,7 +2,8 @@
 // they run on the calling thread in straightforward loops.
 
 import type { BinaryOp, UnaryOp } from '../../core/backend.js';
-import { broadcastStrides, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
+import { broadcastStrides } from '../strides.js';
 import { gelu, silu } from './activations.js';
 
 /** out = a op b, where a and b are read through broadcast strides of the output shape. */
@@ -51,6 +52,12 @@ export function linearCombination(xs: readonly Float32Array[], weights: readonly
 export function unary(op: UnaryOp, x: Float32Array, out: Float32Array): void {
   const f = op === 'gelu' ? gelu : silu;
   for (let i = 0; i < x.length; i++) out[i] = f(x[i]);
+}
+
+/** Whether x holds a NaN or an infinity: v - v is 0 for every finite v and NaN otherwise. */
+export function anyNonFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (x[i] - x[i] !== 0) return true;
+  return false;
 }
 
 /**

@@ -1,7 +1,8 @@
 // The CPU's data-movement ops: permute, slice, concat, embedding lookup, and DiT's patch layouts.
 // They copy; none computes. Written over generic typed arrays so i32 tensors move the same way.
 
-import { stridesOf, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
+import { stridesOf } from '../strides.js';
 
 type Data = Float32Array | Int32Array;
 

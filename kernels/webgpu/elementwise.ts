@@ -12,7 +12,8 @@
 // `linear(..., 'gelu')` and `gelu(linear(...))` agree to the last bit.
 
 import type { BinaryOp, UnaryOp } from '../../core/backend.js';
-import { broadcastStrides, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
+import { broadcastStrides } from '../strides.js';
 import { ACTIVATIONS_WGSL } from './activations.js';
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
 

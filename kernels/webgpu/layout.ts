@@ -17,7 +17,8 @@
 // - embedding: a gather through the ids.
 
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
-import { stridesOf, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
+import { stridesOf } from '../strides.js';
 
 /**
  * The smallest permute that moves words the same way: size-1 dims dropped, and output dims that are
