@@ -23,7 +23,7 @@ import { newtonWeights } from '../predictors/analyzer/newton.js';
 import { effectiveTable, evenWeightRows, exactWeights, fidelityTable, theoryReport, unevenWeightRows } from '../predictors/analyzer/report.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { formatJson } from './json.js';
-import { checkInputs, hasScheduleFlags, orderFromFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
+import { checkInputs, given, hasScheduleFlags, orderFromFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
 
 export const analyzeUsage = `usage: ditto analyze [--json] [--weights W.json (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer] [--order m]]
                      [--trajectories T.safetensors] [--threshold 0.95]
@@ -71,7 +71,7 @@ export async function analyzeCommand(argv: string[], io: CommandIo): Promise<voi
   const sections = [theoryReport(checks)];
 
   const weightsPath = flags.string('weights');
-  checkInputs([...(weightsPath === undefined ? [] : [{ flag: '--weights', path: weightsPath }]), ...(flags.string('trajectories') === undefined ? [] : [{ flag: '--trajectories', path: flags.string('trajectories')! }])]);
+  checkInputs(given([['--weights', weightsPath], ['--trajectories', flags.string('trajectories')]]));
   if (weightsPath === undefined && (hasScheduleFlags(flags) || flags.string('order') !== undefined)) {
     throw new UserError('--interval, --full-steps, --schedule and --order go with --weights W.json (the matrix to unroll)');
   }
