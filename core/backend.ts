@@ -1,7 +1,8 @@
 // The one interface every compute backend implements (CPU in core/cpu, WebGPU in core/webgpu; their kernels in kernels/cpu and kernels/webgpu).
 // Models never call a backend directly: they call core/ops.ts, which checks shapes and dtypes and
 // then calls these methods. A backend may therefore assume valid, contiguous inputs.
-// Every op returns a new tensor; none writes into its inputs.
+// Every op returns a new tensor; none writes into its inputs, except flagNonFinite, which exists to
+// accumulate into a flags tensor on the device.
 
 import type { DType, HostArray, Storage, Tensor } from './tensor.js';
 
@@ -21,6 +22,19 @@ export interface Backend {
   release(storage: Storage): void;
   /** Resolves once every op issued so far has finished (a GPU backend only records them until then). */
   sync(): Promise<void>;
+  /**
+   * Resolves once the backend has room for more work: a GPU backend waits while more than a bounded
+   * number of its submitted command batches are unfinished; the CPU backend returns at once. A loop
+   * that records op after op without reading anything back (sampling) awaits it every iteration:
+   * otherwise the CPU records ever further ahead of the GPU, and the driver's memory for the pending
+   * work grows until the process dies.
+   */
+  throttle(): Promise<void>;
+  /**
+   * The most elements one tensor should hold: on a GPU a hard limit (the largest buffer a kernel can
+   * bind), on the CPU a memory budget. Work that can be split (generate's chunks of images) stays under it.
+   */
+  readonly maxTensorElements: number;
 
   /** y[M,N] = act(x[M,K] · w[N,K]^T + bias[N]): PyTorch's Linear layout, weights never transposed. */
   linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor;
@@ -33,6 +47,13 @@ export interface Backend {
    */
   linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor;
   unary(op: UnaryOp, x: Tensor): Tensor;
+  /**
+   * Sets bit j (1 << j) of flags[index] for each xs[j] that holds a NaN or an infinity; flags is an
+   * i32 vector. The one op that writes into an existing tensor: a sampling loop marks every step into
+   * one small tensor on the device and reads it back only when it waits anyway, instead of reading x
+   * back each step.
+   */
+  flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: number): void;
   /**
    * LayerNorm over the last dim without affine parameters, optionally followed by DiT's
    * modulate: y * (1 + scale[b]) + shift[b], where x is [B, T, D] and shift, scale are [B, D].

@@ -83,6 +83,22 @@ export function silu(x: Tensor): Tensor {
   return x.backend.unary('silu', x);
 }
 
+/** The most tensors one flagNonFinite checks: with flags and its parameters, 6 of WebGPU's 8 bindings. */
+export const FLAG_TENSORS = 4;
+
+/**
+ * Sets bit j of flags[index] for each xs[j] holding a NaN or an infinity, on the device: flags is an
+ * i32 vector the caller reads back when it likes (see Backend.flagNonFinite).
+ */
+export function flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: number): void {
+  if (xs.length === 0 || xs.length > FLAG_TENSORS) fail('flagNonFinite', `takes 1 to ${FLAG_TENSORS} tensors, got ${xs.length}`);
+  requireF32('flagNonFinite', ...xs);
+  requireSameBackend('flagNonFinite', [...xs, flags]);
+  if (flags.dtype !== 'i32' || flags.rank !== 1) fail('flagNonFinite', `flags must be an i32 vector, got ${flags}`);
+  if (!Number.isInteger(index) || index < 0 || index >= flags.size) fail('flagNonFinite', `index ${index} is out of range for ${flags.size} flags`);
+  flags.backend.flagNonFinite(xs, flags, index);
+}
+
 /** LayerNorm over the last dim, no affine parameters. */
 export function layerNorm(x: Tensor, eps: number): Tensor {
   requireF32('layerNorm', x);

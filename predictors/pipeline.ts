@@ -2,11 +2,17 @@
 // optional classifier-free guidance, and the cached sampling loop with any predictor. Everything that
 // makes images (sample, calibrate, bench cache, demo) goes through here, so they all sample the
 // same way and a (class, seed) pair means the same image everywhere.
+//
+// A request is sampled in chunks of images the backend can hold (imagesPerChunk): on a GPU no tensor
+// may outgrow one buffer binding, on the CPU a tensor should stay within a memory budget. Each
+// image's noise comes from its own seed and no op mixes the rows of a batch, so a chunked run gives
+// the same images as one batch would.
 
 import type { Tensor } from '../core/tensor.js';
+import { outChannels, tokens, type DiTConfig } from '../models/dit/config.js';
 import { batchNoise } from '../models/noise.js';
 import { samplerFor, type OpenedModel } from '../models/pretrained.js';
-import type { Predictor } from './predictor.js';
+import type { Predictor, Term } from './predictor.js';
 import { ForaPredictor } from './fora.js';
 import { ditFlopsPerForward, ditModelFn, sampleCached, type SamplingStats, type StepInfo } from './sampling.js';
 import { fullSchedule, type Schedule } from './schedule.js';
@@ -32,54 +38,143 @@ export interface GenerateOptions {
   cfgScale: number;
   /** Which steps run the model; default: all. */
   schedule?: Schedule;
-  /** Forecasts the skipped steps; unused when every step is full. */
+  /** Forecasts the skipped steps; unused when every step is full. Its answers serve every chunk. */
   predictor?: Predictor;
-  onStep?: (info: StepInfo) => void;
+  onStep?: (info: GenerateStepInfo) => void;
   /** Wait for the backend at every step, so that onStep reports steps as they finish (see sampleCached). */
   timing?: boolean;
   /** Also return every step's model output (the guided one), e.g. as calibration trajectories. */
   keepOutputs?: boolean;
+  /** At most this many images per chunk; the default, and the cap, is imagesPerChunk. */
+  chunkSize?: number;
+}
+
+/** A step of one chunk: steps restart at 0 in each chunk. */
+export interface GenerateStepInfo extends StepInfo {
+  /** The chunk this step belongs to, from 0, and how many chunks the request takes. */
+  chunk: number;
+  chunks: number;
 }
 
 export interface Generated {
   /** [N, C, H, W] final samples, row-major. */
   samples: Float32Array;
   shape: number[];
+  /**
+   * Over all chunks: forwards and skipped count the schedule's steps (each chunk runs the same ones),
+   * flops, step times and seconds add up.
+   */
   stats: SamplingStats;
   /** With keepOutputs: outputs[s] is step s's output [N, C, H, W]. */
   outputs?: Float32Array[];
+  /** How many chunks the images were sampled in. */
+  chunks: number;
+}
+
+/**
+ * Elements of the largest tensor a DiT forward makes per batch row: the MLP's hidden layer [T, 4D],
+ * qkv [T, 3D] (and its permuted copy), the patches and the image-sized input and output, adaLN's
+ * [6D]. Attention is fused on every backend: its [T, T] scores are never a tensor.
+ */
+function largestPerRow(c: DiTConfig): number {
+  const t = tokens(c), d = c.hiddenSize, pp = c.patchSize ** 2;
+  return Math.max(t * c.mlpRatio * d, t * 3 * d, t * Math.max(c.inChannels, outChannels(c)) * pp, 6 * d, 256);
+}
+
+/**
+ * The most images one model call may take on the model's backend: every tensor of the forward stays
+ * within backend.maxTensorElements (with guidance each image is two batch rows). At least 1: where
+ * one image is already too large, the backend says so when it allocates.
+ */
+export function imagesPerChunk(model: OpenedModel, cfgScale: number): number {
+  const rows = Math.floor(model.dit.backend.maxTensorElements / largestPerRow(model.dit.config));
+  return Math.max(1, Math.floor(rows / (cfgScale > 1 ? 2 : 1)));
+}
+
+/**
+ * A predictor's answers over one schedule, recorded once and replayed for each chunk. A predictor
+ * tracks the steps it has seen, so one instance serves one run; but its answers depend on the schedule
+ * alone, never on the data, so every chunk may replay them.
+ */
+function replayable(predictor: Predictor, schedule: Schedule): () => Predictor {
+  const forecasts = new Map<number, Term[]>();
+  const live: (readonly number[])[] = [];
+  for (let i = 0; i < schedule.steps; i++) {
+    const full = schedule.isFull(i);
+    if (!full) forecasts.set(i, predictor.forecast(i));
+    predictor.observe(i, full);
+    live.push([...predictor.live()]);
+  }
+  return () => {
+    let last = -1;
+    return {
+      name: predictor.name,
+      observe: (step) => { last = step; },
+      forecast: (step) => forecasts.get(step)!,
+      live: () => live[last] ?? [],
+    };
+  };
 }
 
 export async function generate(o: GenerateOptions): Promise<Generated> {
-  const { dit, card } = o.model;
-  const c = dit.config;
+  const c = o.model.dit.config;
   if (o.classes.length !== o.seeds.length) throw new Error('generate: one seed per class entry');
   const n = o.classes.length;
-  const shape = [n, c.inChannels, c.inputSize, c.inputSize];
+  const size = c.inChannels * c.inputSize * c.inputSize;
+  const perChunk = Math.min(o.chunkSize ?? Infinity, imagesPerChunk(o.model, o.cfgScale));
+  if (!(perChunk >= 1)) throw new Error(`generate: chunkSize must be at least 1, got ${o.chunkSize}`);
+  // No images is still one (empty) chunk, so an empty request returns what any run returns.
+  const chunks = Math.max(1, Math.ceil(n / perChunk));
+  const schedule = o.schedule ?? fullSchedule(o.steps);
+  const predictor = replayable(o.predictor ?? new ForaPredictor(), schedule);
+  const samples = new Float32Array(n * size);
+  const outputs = o.keepOutputs ? Array.from({ length: schedule.steps }, () => new Float32Array(n * size)) : undefined;
+  let stats: SamplingStats | null = null;
+  for (let chunk = 0; chunk < chunks; chunk++) {
+    const first = chunk * perChunk, end = Math.min(n, first + perChunk);
+    const part = await sampleChunk(o, o.classes.slice(first, end), o.seeds.slice(first, end), schedule, predictor(), (info) => o.onStep?.({ ...info, chunk, chunks }));
+    samples.set(part.samples, first * size);
+    part.outputs?.forEach((out, s) => outputs![s].set(out, first * size));
+    stats = stats ? addStats(stats, part.stats) : part.stats;
+  }
+  return { samples, shape: [n, c.inChannels, c.inputSize, c.inputSize], stats: stats!, outputs, chunks };
+}
+
+/** One chunk of a request, in one batch. */
+async function sampleChunk(
+  o: GenerateOptions, classes: readonly number[], seeds: readonly number[], schedule: Schedule, predictor: Predictor, onStep: (info: StepInfo) => void,
+): Promise<{ samples: Float32Array; stats: SamplingStats; outputs?: Float32Array[] }> {
+  const { dit, card } = o.model;
+  const c = dit.config;
+  const n = classes.length;
   const size = c.inChannels * c.inputSize * c.inputSize;
   const guided = o.cfgScale > 1;
-  const noise = batchNoise(o.seeds, size);
+  const noise = batchNoise(seeds, size);
   // With guidance the batch is [x; x] with labels [y; null]: forwardWithCfg guides the first half
   // and returns it twice, so both halves follow the same path and the first half is the sample.
-  const backend = dit.backend;
-  const x: Tensor = guided
-    ? backend.upload(Float32Array.from([...noise, ...noise]), [2 * n, ...shape.slice(1)], 'f32')
-    : backend.upload(noise, shape, 'f32');
-  const labels = guided ? [...o.classes, ...new Array<number>(n).fill(c.numClasses)] : [...o.classes];
-  const schedule = o.schedule ?? fullSchedule(o.steps);
-  const result = await sampleCached({
-    model: ditModelFn(dit, guided ? { cfgScale: o.cfgScale } : {}),
-    sampler: samplerFor(card, dit, o.steps),
-    schedule,
-    predictor: o.predictor ?? new ForaPredictor(),
-    x,
-    labels,
-    flopsPerForward: ditFlopsPerForward(dit, guided ? 2 * n : n),
-    onStep: o.onStep,
-    timing: o.timing,
-    keepOutputs: o.keepOutputs,
-  });
-  x.dispose();
+  const rows = guided ? 2 * n : n;
+  const init = new Float32Array(rows * size);
+  init.set(noise);
+  if (guided) init.set(noise, n * size);
+  const x: Tensor = dit.backend.upload(init, [rows, c.inChannels, c.inputSize, c.inputSize], 'f32');
+  const labels = guided ? [...classes, ...new Array<number>(n).fill(c.numClasses)] : [...classes];
+  let result;
+  try {
+    result = await sampleCached({
+      model: ditModelFn(dit, guided ? { cfgScale: o.cfgScale } : {}),
+      sampler: samplerFor(card, dit, o.steps),
+      schedule,
+      predictor,
+      x,
+      labels,
+      flopsPerForward: ditFlopsPerForward(dit, rows),
+      onStep,
+      timing: o.timing,
+      keepOutputs: o.keepOutputs,
+    });
+  } finally {
+    x.dispose();
+  }
   const firstHalf = async (t: Tensor) => (await t.read()).slice(0, n * size) as Float32Array;
   const samples = await firstHalf(result.x);
   result.x.dispose();
@@ -91,5 +186,17 @@ export async function generate(o: GenerateOptions): Promise<Generated> {
       t.dispose();
     }
   }
-  return { samples, shape, stats: result.stats, outputs };
+  return { samples, stats: result.stats, outputs };
+}
+
+/** Two chunks' stats as one run's: the same schedule, the work and the time added up. */
+function addStats(a: SamplingStats, b: SamplingStats): SamplingStats {
+  return {
+    steps: a.steps,
+    forwards: a.forwards,
+    skipped: a.skipped,
+    flops: { model: a.flops.model + b.flops.model, saved: a.flops.saved + b.flops.saved, predictor: a.flops.predictor + b.flops.predictor },
+    stepSeconds: a.stepSeconds.map((t, i) => t + b.stepSeconds[i]),
+    seconds: a.seconds + b.seconds,
+  };
 }

@@ -14,10 +14,17 @@
 // The loop knows nothing about guidance or labels: the caller's model function does that (see
 // ditModelFn, which wraps a DiT with or without classifier-free guidance). It only requires the
 // function to return what the sampler steps with, shaped like x.
+//
+// On a GPU backend the loop only records: it awaits backend.throttle() every step, so that it never
+// runs more than a bounded amount of work ahead of the device, and reads nothing back until the end.
+// A run that goes NaN or infinite (a huge guidance scale, a broken checkpoint) stops with an error
+// naming the first such step, found on the device too (NonFiniteWatch).
 
+import type { Backend } from '../core/backend.js';
+import { UserError } from '../core/errors.js';
 import * as op from '../core/ops.js';
 import { numel, sameShape, shapeString } from '../core/shape.js';
-import { tidy, type Tensor } from '../core/tensor.js';
+import { tidy, type HostArray, type Tensor } from '../core/tensor.js';
 import { macsPerSample } from '../models/dit/config.js';
 import type { DiT } from '../models/dit/dit.js';
 import type { Sampler } from '../models/samplers/sampler.js';
@@ -84,6 +91,70 @@ export interface CachedSamplingResult {
   outputs?: Tensor[];
 }
 
+/** Bit 0 of a step's non-finite flag: its output (model or forecast); bit 1: x after the step. */
+const OUTPUT_BIT = 1;
+
+/** Steps between two reads of the non-finite flags (a read still under way is not doubled). */
+const CHECK_EVERY = 8;
+
+/**
+ * Watches a run for NaN and infinities without making the loop wait for the device: every step flags
+ * its output and the new x into flags[step] on the device (op.flagNonFinite); every CHECK_EVERY steps a
+ * read of the flags starts, unawaited, and once it has landed (a GPU backend's reads land while the
+ * loop waits in throttle()) `check` stops the run at the first flagged step. The final read waits for
+ * every step, so no flag escapes.
+ */
+class NonFiniteWatch {
+  private readonly flags: Tensor;
+  private reading = false;
+  private landed: HostArray | null = null;
+  private failure: unknown = null;
+
+  constructor(
+    backend: Backend,
+    private readonly steps: number,
+    private readonly isFull: (step: number) => boolean,
+  ) {
+    this.flags = backend.upload(new Int32Array(steps), [steps], 'i32');
+  }
+
+  mark(step: number, out: Tensor, x: Tensor): void {
+    op.flagNonFinite([out, x], this.flags, step);
+  }
+
+  /** Starts reading the flags back, unless a read is under way. */
+  peek(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.flags.read().then(
+      (flags) => { this.landed = flags; this.reading = false; },
+      (e: unknown) => { this.failure = e; this.reading = false; },
+    );
+  }
+
+  /** Throws what the last landed read found: its failure, or the first flagged step. */
+  check(): void {
+    if (this.failure) throw this.failure;
+    if (this.landed) this.raise(this.landed);
+  }
+
+  /** Reads the flags once every step has run (which waits for the backend) and checks them. */
+  async finish(): Promise<void> {
+    this.raise(await this.flags.read());
+  }
+
+  dispose(): void {
+    this.flags.dispose();
+  }
+
+  private raise(flags: HostArray): void {
+    const step = flags.findIndex((f) => f !== 0);
+    if (step < 0) return;
+    const what = flags[step] & OUTPUT_BIT ? `the ${this.isFull(step) ? 'model output' : 'forecast'} holds NaN/Inf` : 'x overflowed to NaN/Inf';
+    throw new UserError(`sampling went non-finite at step ${step + 1} of ${this.steps} (${what}): check --cfg and the checkpoint`);
+  }
+}
+
 /** sum_j w_j * history[j] on the backend, in one pass. */
 function forecastTensor(terms: readonly Term[], history: ReadonlyMap<number, Tensor>): Tensor {
   if (terms.length === 0) throw new Error('cached sampling: the predictor returned no terms');
@@ -106,6 +177,8 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
   const history = new Map<number, Tensor>();
   const kept: Tensor[] = [];
   const stats: SamplingStats = { steps: schedule.steps, forwards: 0, skipped: 0, flops: { model: 0, saved: 0, predictor: 0 }, stepSeconds: [], seconds: 0 };
+  const backend = opts.x.backend;
+  const watch = new NonFiniteWatch(backend, schedule.steps, (step) => schedule.isFull(step));
 
   let x = opts.x;
   try {
@@ -138,6 +211,7 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
       const next = op.linearCombination([x, out], [xCoef, outCoef]);
       if (x !== opts.x) x.dispose();
       x = next;
+      watch.mark(i, out, x);
 
       // Free the outputs no later forecast can use.
       const live = new Set(predictor.live());
@@ -148,20 +222,27 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
         }
       }
 
-      if (timing) await x.backend.sync();
+      // The peek's readback is one more submitted batch, which the wait below counts.
+      if (i % CHECK_EVERY === CHECK_EVERY - 1) watch.peek();
+      if (timing) await backend.sync();
+      else await backend.throttle();
+      watch.check();
       const seconds = (performance.now() - stepStart) / 1000;
       stats.stepSeconds.push(seconds);
       onStep?.({ step: i, steps: schedule.steps, full, terms: termCount, seconds });
     }
+    if (!keepOutputs) for (const t of history.values()) t.dispose();
+    history.clear();
+    // A GPU backend only records the steps: this read waits until its work is done, which the time counts.
+    await watch.finish();
   } catch (e) {
     if (x !== opts.x) x.dispose();
     if (!keepOutputs) for (const t of history.values()) t.dispose();
     for (const t of kept) t.dispose();
     throw e;
+  } finally {
+    watch.dispose();
   }
-  if (!keepOutputs) for (const t of history.values()) t.dispose();
-  // A GPU backend only records the steps: the time counts until its work is done.
-  await x.backend.sync();
   stats.seconds = (performance.now() - started) / 1000;
   return keepOutputs ? { x, stats, outputs: kept } : { x, stats };
 }

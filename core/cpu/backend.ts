@@ -17,6 +17,12 @@ class CpuStorage implements Storage {
 /** Bytes of released buffers kept for reuse; beyond this they are left to the garbage collector. */
 const POOL_BYTES = 512 * 1024 * 1024;
 
+/**
+ * The budget of one tensor (256 MiB of f32). Nothing stops a larger one, but a forward holds a few
+ * tensors of its largest size at once, so callers that can split their work stay under this.
+ */
+const MAX_TENSOR_ELEMENTS = 64 * 1024 * 1024;
+
 /** The f32 elements of a CPU tensor. */
 function f32(t: Tensor): Float32Array {
   return (t.storage as CpuStorage).data as Float32Array;
@@ -32,6 +38,7 @@ function raw(t: Tensor): Float32Array | Int32Array {
 
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
+  readonly maxTensorElements = MAX_TENSOR_ELEMENTS;
   readonly pool: ThreadPool;
   /**
    * Released buffers by byte length. Reuse matters more than it looks: a SharedArrayBuffer that has
@@ -92,6 +99,9 @@ export class CpuBackend implements Backend {
   /** Ops here finish before they return: nothing to wait for. */
   async sync(): Promise<void> {}
 
+  /** Nothing runs behind the caller's back here: never a reason to wait. */
+  async throttle(): Promise<void> {}
+
   linearCombination(xs: readonly Tensor[], weights: readonly number[]): Tensor {
     const out = this.empty(xs[0].shape);
     elementwise.linearCombination(xs.map(f32), weights, f32(out));
@@ -102,6 +112,12 @@ export class CpuBackend implements Backend {
     const out = this.empty(x.shape);
     elementwise.unary(op, f32(x), f32(out));
     return out;
+  }
+
+  flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: number): void {
+    xs.forEach((x, j) => {
+      if (elementwise.anyNonFinite(f32(x))) i32(flags)[index] |= 1 << j;
+    });
   }
 
   layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {

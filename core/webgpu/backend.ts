@@ -6,7 +6,9 @@
 // output buffer from the pool (core/webgpu/pool.ts), and records the dispatch into an open compute pass.
 // Nothing is sent to the GPU until `read()` needs a result (or FLUSH_EVERY dispatches pile up, so the
 // GPU can start on a long forward while the CPU is still recording it). A whole DiT forward is thus a
-// few command buffers, and the only wait is the one read at the end.
+// few command buffers, and the only wait is the one read at the end. A loop of many forwards would
+// record ever further ahead of the GPU: it awaits `throttle()`, which holds the submitted, unfinished
+// batches to MAX_IN_FLIGHT.
 //
 // Errors are asynchronous in WebGPU (a bad shader or an out-of-memory is reported later, on the
 // device timeline). The backend collects them (error scopes around pipeline creation and buffer
@@ -22,6 +24,7 @@ import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
 import { layerNormKernel } from '../../kernels/webgpu/layernorm.js';
 import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/webgpu/layout.js';
 import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/webgpu/matmul.js';
+import { nonFiniteKernel } from '../../kernels/webgpu/nonfinite.js';
 import { softmaxKernel } from '../../kernels/webgpu/softmax.js';
 import { describeAdapter, type AdapterReport, type GpuContext } from './device.js';
 import { BufferPool, type PooledBuffer } from './pool.js';
@@ -29,6 +32,14 @@ import { gentle } from './polling.js';
 
 /** Submit the recorded commands after this many dispatches, so the GPU starts while we record more. */
 const FLUSH_EVERY = 64;
+
+/**
+ * Submitted command batches that may be unfinished when throttle() returns. A few DiT forwards' worth
+ * (DiT-XL: about 5 batches each) keeps the GPU busy while the CPU records the next ones. Unbounded,
+ * a long sampling run on lavapipe (whose GPU is several times slower than recording) queued about
+ * 60,000 dispatches and the process died of a segfault in the driver, at 650 MB of resident memory.
+ */
+export const MAX_IN_FLIGHT = 16;
 
 const STORAGE_USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const STAGING_USAGE = () => GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST;
@@ -57,6 +68,10 @@ export interface BackendStats {
   pipelineCacheHits: number;
   dispatches: number;
   submits: number;
+  /** Submitted batches not yet known to be finished. */
+  inFlight: number;
+  /** Calls of throttle() that had to wait for the GPU. */
+  throttleWaits: number;
 }
 
 export class WebGpuBackend implements Backend {
@@ -74,6 +89,7 @@ export class WebGpuBackend implements Backend {
 
   /** Buffer size limits of the device (bytes). */
   readonly limits: GpuContext['limits'];
+  readonly maxTensorElements: number;
   /** Kept reachable: Dawn must not collect its instance while the device lives (see device.ts). */
   private readonly gpu: GPU;
   private readonly pool: BufferPool;
@@ -90,7 +106,9 @@ export class WebGpuBackend implements Backend {
   private failure: Error | null = null;
   private readonly scopes: Promise<unknown>[] = [];
   private disposed = false;
-  private readonly counters = { pipelinesCompiled: 0, pipelineCacheHits: 0, dispatches: 0, submits: 0 };
+  private readonly counters = { pipelinesCompiled: 0, pipelineCacheHits: 0, dispatches: 0, submits: 0, throttleWaits: 0 };
+  /** Submitted batches not yet known to be finished, oldest first: `done` settles when batch `serial` has. */
+  private readonly inFlight: { serial: number; done: Promise<void> }[] = [];
 
   constructor(context: GpuContext) {
     this.gpu = context.gpu;
@@ -98,12 +116,19 @@ export class WebGpuBackend implements Backend {
     this.adapter = context.adapter;
     this.caps = context.caps;
     this.limits = context.limits;
-    this.pool = new BufferPool((size) => this.createBuffer(size, STORAGE_USAGE(), 'tensor'));
-    this.staging = new BufferPool((size) => this.createBuffer(size, STAGING_USAGE(), 'staging'));
+    // Every tensor is bound whole, as f32 or i32 (4 bytes).
+    this.maxTensorElements = Math.floor(this.limits.maxStorageBufferBindingSize / 4);
+    // A tensor's buffer is bound whole, so it may not outgrow the binding limit.
+    const align4 = (n: number) => Math.floor(n / 4) * 4;
+    this.pool = new BufferPool((size) => this.createBuffer(size, STORAGE_USAGE(), 'tensor'), align4(this.limits.maxStorageBufferBindingSize));
+    this.staging = new BufferPool((size) => this.createBuffer(size, STAGING_USAGE(), 'staging'), align4(this.limits.maxBufferSize));
     this.device.lost.then((info) => {
       if (!this.disposed) this.fail(new Error(`the WebGPU device was lost (${info.reason}): ${info.message || 'no details'}; restart the process`));
     });
     this.device.addEventListener('uncapturederror', (event) => {
+      // Dawn's default for an uncaptured error is to print it on stdout, which would corrupt --json
+      // output; it comes out of the next op or read instead.
+      event.preventDefault();
       this.fail(new Error(`WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message}`));
     });
   }
@@ -121,6 +146,7 @@ export class WebGpuBackend implements Backend {
       liveBytes: p.liveBytes,
       pooledBytes: p.freeBytes,
       ...this.counters,
+      inFlight: this.inFlight.length,
     };
   }
 
@@ -131,11 +157,11 @@ export class WebGpuBackend implements Backend {
     this.check();
     const size = numel(shape);
     if (data.length !== size) throw new Error(`upload: ${data.length} values do not fill shape ${shapeString(shape)}`);
-    const t = this.empty(shape, dtype);
+    const t = this.empty(shape, dtype, this.batch);
     if (size === 0) return t;
     const s = t.storage as GpuStorage;
     // writeBuffer runs before any command still being recorded; if such a command used this buffer
-    // (it was released during this recording), submit those commands first.
+    // (it was released during this recording, and the pool had no other), submit those commands first.
     if (s.pooled.releasedInBatch === this.batch && this.unsubmitted > 0) this.flush();
     // Convert if the host array's type does not match (as the CPU backend's typed-array set does), and
     // copy out of a SharedArrayBuffer (CPU tensors), which Dawn does not accept.
@@ -154,8 +180,10 @@ export class WebGpuBackend implements Backend {
     this.endPass();
     this.commandEncoder().copyBufferToBuffer(s.buffer, 0, staging.buffer, 0, bytes);
     this.flush();
+    const serial = this.counters.submits;
     try {
       await gentle(staging.buffer.mapAsync(GPUMapMode.READ, 0, bytes));
+      this.retire(serial);
     } catch (e) {
       await this.settle();
       throw this.failure ?? this.consequence ?? new Error(`reading a tensor back from the GPU failed: ${(e as Error).message}`);
@@ -180,9 +208,24 @@ export class WebGpuBackend implements Backend {
   async sync(): Promise<void> {
     this.check();
     this.flush();
+    const serial = this.counters.submits;
     await gentle(this.device.queue.onSubmittedWorkDone());
+    this.retire(serial);
     await this.settle();
     this.check(true);
+  }
+
+  /**
+   * Waits, oldest first, for submitted batches to finish while more than MAX_IN_FLIGHT are pending.
+   * Until the caller awaits something, Dawn cannot report finished work, so `inFlight` only shrinks
+   * here (or in a read or sync): the first waits are short, the GPU being long done with the oldest.
+   */
+  async throttle(): Promise<void> {
+    this.check();
+    if (this.inFlight.length <= MAX_IN_FLIGHT) return;
+    this.counters.throttleWaits++;
+    while (this.inFlight.length > MAX_IN_FLIGHT) await gentle(this.inFlight[0].done);
+    this.check();
   }
 
   /** Destroys the device and every buffer; the backend is unusable afterwards. */
@@ -261,6 +304,14 @@ export class WebGpuBackend implements Backend {
     return this.run(unaryKernel(op, x.size, this.caps), [x], x.shape);
   }
 
+  flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: number): void {
+    const sizes = xs.map((x) => x.size);
+    if (Math.max(...sizes) === 0) return;
+    const slot = this.upload(Int32Array.from([index]), [1], 'i32');
+    this.dispatch(nonFiniteKernel(sizes, this.caps), [...xs, slot, flags]);
+    slot.dispose();
+  }
+
   layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {
     const dim = x.shape[x.rank - 1];
     const rows = x.size / dim;
@@ -329,10 +380,10 @@ export class WebGpuBackend implements Backend {
   // ---------------------------------------------------------------------------------------------
   // Recording and submitting
 
-  /** Runs `kernel` on `inputs` into a new tensor of `shape`. */
+  /** Runs `kernel` on `inputs` into a new tensor of `shape`; an empty output needs no kernel at all. */
   run(kernel: Kernel, inputs: readonly Tensor[], shape: readonly number[], dtype: DType = 'f32'): Tensor {
     const out = this.empty(shape, dtype);
-    this.dispatch(kernel, [...inputs, out]);
+    if (out.size > 0) this.dispatch(kernel, [...inputs, out]);
     return out;
   }
 
@@ -361,7 +412,16 @@ export class WebGpuBackend implements Backend {
     this.encoder = null;
     this.unsubmitted = 0;
     this.batch++;
-    this.counters.submits++;
+    const serial = ++this.counters.submits;
+    // Settles when the GPU has finished this batch and every earlier one. It rejects only when the
+    // device is lost, which the lost handler reports.
+    const done = this.device.queue.onSubmittedWorkDone().then(() => this.retire(serial), () => this.retire(serial));
+    this.inFlight.push({ serial, done });
+  }
+
+  /** Batches finish in submission order: `serial` done means every earlier one is. */
+  private retire(serial: number): void {
+    while (this.inFlight.length > 0 && this.inFlight[0].serial <= serial) this.inFlight.shift();
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -414,7 +474,8 @@ export class WebGpuBackend implements Backend {
   // ---------------------------------------------------------------------------------------------
   // Internals
 
-  private empty(shape: readonly number[], dtype: DType): Tensor {
+  /** A new tensor; `avoid`: preferably in a buffer not released during that batch (see upload). */
+  private empty(shape: readonly number[], dtype: DType, avoid?: number): Tensor {
     this.check();
     const bytes = numel(shape) * 4;
     if (bytes > this.limits.maxStorageBufferBindingSize) {
@@ -422,7 +483,7 @@ export class WebGpuBackend implements Backend {
         `a ${dtype} tensor of shape ${shapeString(shape)} needs ${mib(bytes)} but this GPU binds at most ${mib(this.limits.maxStorageBufferBindingSize)} per buffer; use a smaller batch or resolution, or --backend cpu`,
       );
     }
-    return new Tensor(this, shape, dtype, new GpuStorage(this.pool.acquire(Math.max(bytes, 4)), bytes));
+    return new Tensor(this, shape, dtype, new GpuStorage(this.pool.acquire(Math.max(bytes, 4), avoid), bytes));
   }
 
   private storageOf(t: Tensor): GpuStorage {

@@ -5,13 +5,15 @@
 // times per step. Instead a released buffer goes back to a free list keyed by its size class, and the
 // next tensor of that class takes it. Classes are powers of two split into quarters (256 B, 320 B,
 // 384 B, 448 B, 512 B, 640 B, ...), so a buffer is at most 25% larger than asked for and a tensor of a
-// slightly different size can still reuse it.
+// slightly different size can still reuse it. Near the device's limit a class may be larger than
+// any buffer the device allows (a tensor of 3.5 GiB under a 4 GiB - 4 binding limit rounds to 4 GiB):
+// there the buffer is cut to the limit.
 //
 // Reuse is safe with respect to the GPU because everything that touches buffers is ordered: dispatches
 // recorded into one command encoder run in recording order, and submissions run in submission order.
 // The one exception is queue.writeBuffer (upload), which lands before any work that is still being
-// recorded: the backend flushes before writing into a buffer released during the current recording
-// (see `releasedInBatch`).
+// recorded: an upload takes a buffer the current recording has not released where the pool has one
+// (`avoid`), and the backend flushes before writing into one it has (see `releasedInBatch`).
 
 /** The smallest class holding `bytes`: a power of two or 1.25, 1.5, 1.75 times one, at least 256 B. */
 export function sizeClass(bytes: number): number {
@@ -46,12 +48,17 @@ export class BufferPool {
 
   constructor(
     private readonly create: (size: number) => GPUBuffer,
+    /** The largest buffer to create (bytes, a multiple of 4); callers never ask for more. */
+    private readonly maxSize = Infinity,
   ) {}
 
-  acquire(bytes: number): PooledBuffer {
-    const size = sizeClass(bytes);
+  /** A buffer of at least `bytes`; with `avoid`, preferably one not released in that batch. */
+  acquire(bytes: number, avoid?: number): PooledBuffer {
+    const size = Math.min(sizeClass(bytes), this.maxSize);
     const list = this.free.get(size);
-    const reused = list?.pop();
+    let at = list ? list.length - 1 : -1;
+    if (avoid !== undefined) while (at >= 0 && list![at].releasedInBatch === avoid) at--;
+    const reused = at >= 0 ? list!.splice(at, 1)[0] : list?.pop();
     this.stats.liveBytes += size;
     if (reused) {
       this.stats.reused++;

@@ -189,6 +189,58 @@ for (const be of backends) {
               }
   });
 
+  test(name('flagNonFinite sets bit j of flags[index] for each tensor j holding NaN or Inf'), async () => {
+    const flags = be.upload(new Int32Array(6), [6], 'i32');
+    // Finite extremes must not count: the largest f32, -0, a subnormal.
+    const finite = up([3.4028234e38, -0, 1e-40, -1, 7], [5]);
+    const nanLast = up([1, 2, 3, 4, NaN], [5]);
+    const negInfFirst = up([-Infinity, 0, 0], [3]);
+    // All sizes multiples of 4 (WebGPU's vec4 path), and one spanning several workgroups.
+    const posInf = up([0, 0, 0, 0, 0, 0, Infinity, 0], [2, 4]);
+    const finite8 = up([1, 2, 3, 4, 5, 6, 7, 8], [8]);
+    const long = new Float32Array(1001);
+    long[1000] = NaN;
+    op.flagNonFinite([finite], flags, 0);
+    op.flagNonFinite([finite, nanLast], flags, 1);
+    op.flagNonFinite([negInfFirst, finite, nanLast], flags, 2);
+    op.flagNonFinite([nanLast], flags, 2);
+    op.flagNonFinite([finite8, posInf], flags, 3);
+    op.flagNonFinite([up(long, [1001]), up([], [0])], flags, 5);
+    assert.equal(Array.from(await flags.read()), [0, 2, 5, 2, 0, 1]);
+    assert.throws(() => op.flagNonFinite([finite], flags, 6), /index 6 is out of range for 6 flags/);
+    assert.throws(() => op.flagNonFinite([finite], finite, 0), /flags must be an i32 vector/);
+    assert.throws(() => op.flagNonFinite([], flags, 0), /takes 1 to 4 tensors, got 0/);
+  });
+
+  test(name('ops on empty tensors give empty tensors of the right shape'), async () => {
+    const e = up([], [0, 4]);
+    const check = async (t: Tensor, shape: number[]) => {
+      assert.equal(t.shape, shape);
+      assert.equal(await values(t), []);
+    };
+    await check(op.add(e, up([1, 2, 3, 4], [1, 4])), [0, 4]);
+    await check(op.gelu(e), [0, 4]);
+    await check(op.linear(e, up(randn(12, 1), [3, 4]), up([1, 2, 3], [3]), 'silu'), [0, 3]);
+    await check(op.linearCombination([e, e], [1, 2]), [0, 4]);
+    await check(op.layerNorm(e, 1e-6), [0, 4]);
+    await check(op.softmax(e), [0, 4]);
+    await check(op.permute(e, [1, 0]), [4, 0]);
+    await check(op.slice(up([1, 2, 3], [3]), 0, 1, 1), [0]);
+    await check(op.concat([e, e], 0), [0, 4]);
+    assert.equal(await values(op.concat([e, up([5, 6, 7, 8], [1, 4])], 0)), [5, 6, 7, 8]);
+    const b = up([], [0, 2, 4]), g = up([], [0, 4]);
+    await check(op.gatedResidual(b, g, b), [0, 2, 4]);
+    await check(op.layerNormModulate(b, g, g, 1e-6), [0, 2, 4]);
+    await check(op.attention(b, b, b, 0.5), [0, 2, 4]);
+    await check(op.embedding(up([1, 2], [1, 2]), be.upload(new Int32Array(0), [0], 'i32')), [0, 2]);
+    await check(op.patchify(up([], [0, 1, 4, 4]), 2), [0, 4, 4]);
+    await check(op.unpatchify(up([], [0, 4, 4]), 2, 1, 2, 2), [0, 1, 4, 4]);
+    const flags = be.upload(new Int32Array(1), [1], 'i32');
+    op.flagNonFinite([e], flags, 0);
+    assert.equal(await values(flags), [0]);
+    await be.sync();
+  });
+
   test(name('tidy releases intermediates and keeps the result'), async () => {
     const released: unknown[] = [];
     const original = be.release.bind(be);

@@ -3,12 +3,17 @@
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { maxRelErr } from '../../core/accuracy.js';
 import { CpuBackend } from '../../core/cpu/backend.js';
+import { WebGpuBackend } from '../../core/webgpu/backend.js';
+import { openDevice } from '../../core/webgpu/device.js';
 import { gaussian } from '../../models/noise.js';
 import { openModel, samplerFor } from '../../models/pretrained.js';
 import { ForaPredictor } from '../../predictors/fora.js';
-import { calibrationPair, CALIBRATION_SEED_BASE, generate } from '../../predictors/pipeline.js';
+import { calibrationPair, CALIBRATION_SEED_BASE, generate, imagesPerChunk, type GenerateStepInfo } from '../../predictors/pipeline.js';
 import { explicitSchedule } from '../../predictors/schedule.js';
+import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
+import { testWebGpu } from '../backends.js';
 
 const model = openModel(undefined, new CpuBackend());
 const { dit, card } = model;
@@ -45,6 +50,59 @@ test('a schedule with every step full reproduces the uncached run exactly', asyn
   const cached = await generate({ model, classes: [1], seeds: [0], steps: 4, cfgScale: 1, schedule: explicitSchedule([0, 1, 2, 3], 4), predictor: new ForaPredictor() });
   assert.equal(Array.from(cached.samples), Array.from(plain.samples));
   assert.is(cached.stats.forwards, 4);
+});
+
+test('chunks give the same images, outputs and stats as one batch, bit for bit; progress names the chunk', async () => {
+  const classes = [3, 1, 4, 1], seeds = [9, 2, 6, 5];
+  const schedule = explicitSchedule([0, 1, 3], 4);
+  const run = (chunkSize?: number, onStep?: (s: GenerateStepInfo) => void) =>
+    generate({ model, classes, seeds, steps: 4, cfgScale: card.cfgScale, schedule, predictor: new TaylorSeerPredictor(2), keepOutputs: true, chunkSize, onStep });
+  const whole = await run();
+  const progress: string[] = [];
+  const chunked = await run(3, (s) => progress.push(`${s.chunk}/${s.chunks}:${s.step}${s.full ? 'f' : ''}`));
+  assert.is(whole.chunks, 1);
+  assert.is(chunked.chunks, 2);
+  assert.equal(Array.from(chunked.samples), Array.from(whole.samples));
+  assert.is(chunked.outputs!.length, 4);
+  chunked.outputs!.forEach((o, s) => assert.equal(Array.from(o), Array.from(whole.outputs![s]), `output of step ${s}`));
+  assert.equal(chunked.shape, whole.shape);
+  assert.is(chunked.stats.forwards, 3);
+  assert.is(chunked.stats.skipped, 1);
+  assert.equal(chunked.stats.flops, whole.stats.flops);
+  assert.equal(progress, [0, 1].flatMap((c) => ['0f', '1f', '2', '3f'].map((s) => `${c}/2:${s}`)));
+});
+
+test('no images: one empty chunk, empty results', async () => {
+  const none = await generate({ model, classes: [], seeds: [], steps: 2, cfgScale: card.cfgScale, keepOutputs: true });
+  assert.equal(none.shape, [0, 1, 28, 28]);
+  assert.is(none.samples.length, 0);
+  assert.equal(none.outputs!.map((o) => o.length), [0, 0]);
+  assert.is(none.chunks, 1);
+});
+
+test('a chunk holds as many images as keep the largest activation (fc1, [T, 4D] per row) within the backend', () => {
+  const perRow = 49 * 4 * 192; // the bundled model: 7x7 tokens, hidden size 192
+  const budget = dit.backend.maxTensorElements;
+  for (const [cfg, rows] of [[card.cfgScale, 2], [1, 1]]) {
+    const images = imagesPerChunk(model, cfg);
+    assert.ok(images * rows * perRow <= budget && (images + 1) * rows * perRow > budget, `${images} images at cfg ${cfg}`);
+  }
+});
+
+test('on WebGPU, a request too large for one buffer binding runs in chunks under it', async () => {
+  if (!(await testWebGpu())) return;
+  const opened = await openDevice();
+  if (!opened.ok) throw new Error(opened.reason);
+  // A 1 MiB binding limit: 3 guided images per chunk (the fc1 output of 7 would need 2.1 MiB).
+  const small = new WebGpuBackend({ ...opened.context, limits: { ...opened.context.limits, maxStorageBufferBindingSize: 2 ** 20 } });
+  const onGpu = openModel(undefined, small);
+  const classes = [0, 1, 2, 3, 4, 5, 6], seeds = [0, 1, 2, 3, 4, 5, 6];
+  assert.is(imagesPerChunk(onGpu, card.cfgScale), 3);
+  const gpu = await generate({ model: onGpu, classes, seeds, steps: 2, cfgScale: card.cfgScale });
+  const cpu = await generate({ model, classes, seeds, steps: 2, cfgScale: card.cfgScale });
+  assert.is(gpu.chunks, 3);
+  assert.ok(maxRelErr(gpu.samples, cpu.samples) < 1e-4, `relative error ${maxRelErr(gpu.samples, cpu.samples)}`);
+  small.dispose();
 });
 
 test('calibration pairs cycle the classes on seeds disjoint from evaluation seeds', () => {

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
+import { MAX_IN_FLIGHT, WebGpuBackend } from '../../core/webgpu/backend.js';
 import { DiT } from '../../models/dit/dit.js';
 import { loadDiT } from '../../models/dit/weights.js';
 import { ddim } from '../../models/samplers/ddim.js';
@@ -13,7 +14,7 @@ import type { Sampler } from '../../models/samplers/sampler.js';
 import { FocaPredictor } from '../../predictors/foca.js';
 import { ForaPredictor } from '../../predictors/fora.js';
 import { L2PPredictor } from '../../predictors/l2p.js';
-import type { Predictor } from '../../predictors/predictor.js';
+import type { Predictor, Term } from '../../predictors/predictor.js';
 import { ditFlopsPerForward, ditModelFn, sampleCached, type ModelFn } from '../../predictors/sampling.js';
 import { explicitSchedule, fullSchedule, type Schedule } from '../../predictors/schedule.js';
 import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
@@ -177,6 +178,55 @@ for (const backend of await testBackends()) {
     await assertRejects(() => sampleCached({ model: bad, sampler: SAMPLERS[0]![1], schedule: SCHEDULE, predictor: new ForaPredictor(), x: upload(randn(3 * PER_ROW, 1)) }), /must return what the sampler steps with/);
     await assertRejects(() => sampleCached({ model: modelTensor([]), sampler: ddim(10), schedule: SCHEDULE, predictor: new ForaPredictor(), x: upload(randn(3 * PER_ROW, 1)) }), /schedule has 20 steps but the sampler 10/);
   });
+
+  test(`${backend.name}: a model output that goes NaN stops the run at that step, long before the end`, async () => {
+    let calls = 0;
+    const inner = modelTensor([]);
+    const model: ModelFn = (x, t, y) => tidy(() => {
+      const out = inner(x, t, y);
+      return ++calls === 5 ? op.mul(out, op.scalar(x, NaN)) : out;
+    });
+    const steps = 400;
+    await assertRejects(
+      () => sampleCached({ model, sampler: eulerFlow(steps), schedule: fullSchedule(steps), predictor: new ForaPredictor(), x: upload(randn(3 * PER_ROW, 1)), labels: [0, 1, 2] }),
+      /^sampling went non-finite at step 5 of 400 \(the model output holds NaN\/Inf\): check --cfg and the checkpoint$/,
+    );
+    assert.ok(calls < steps / 2, `stopped after ${calls} of ${steps} steps`);
+  });
+
+  test(`${backend.name}: a forecast that overflows, and an x that overflows, are named as such`, async () => {
+    // The predictor forecasts step 2 as 3e38 times step 1's output: +-Inf in f32 wherever |out| > 1.14.
+    const huge: Predictor = {
+      name: 'huge', observe() {}, live: () => [0, 1],
+      forecast: (): Term[] => [{ step: 1, weight: 3e38 }],
+    };
+    const run = (sampler: Sampler, predictor: Predictor, schedule: Schedule) =>
+      sampleCached({ model: modelTensor([]), sampler, schedule, predictor, x: upload(randn(3 * PER_ROW, 1)), labels: [0, 1, 2] });
+    await assertRejects(() => run(eulerFlow(6), huge, explicitSchedule([0, 1, 3], 6)), /non-finite at step 3 of 6 \(the forecast holds NaN\/Inf\)/);
+    // A sampler whose step 4 scales x by 3e38: the output is finite, x is not.
+    const base = eulerFlow(6);
+    const blowUp: Sampler = { ...base, step: (i) => (i === 3 ? { ...base.step(i), xCoef: 3e38 } : base.step(i)) };
+    await assertRejects(() => run(blowUp, new ForaPredictor(), fullSchedule(6)), /non-finite at step 4 of 6 \(x overflowed to NaN\/Inf\)/);
+  });
+
+  if (backend instanceof WebGpuBackend) {
+    test(`${backend.name}: a long run records no further ahead of the GPU than MAX_IN_FLIGHT batches`, async () => {
+      const gpu = backend;
+      const steps = 2000;
+      const waits = gpu.stats().throttleWaits;
+      let most = 0;
+      const x0 = randn(3 * PER_ROW, 8);
+      const { x } = await sampleCached({
+        model: modelTensor([]), sampler: eulerFlow(steps), schedule: fullSchedule(steps), predictor: new ForaPredictor(), x: upload(x0), labels: [0, 1, 2],
+        onStep: () => { most = Math.max(most, gpu.stats().inFlight); },
+      });
+      assert.ok(most <= MAX_IN_FLIGHT, `${most} batches in flight`);
+      // It would have run further ahead: every step submits, and only throttle() waited for the GPU.
+      assert.ok(gpu.stats().throttleWaits > waits);
+      assert.ok((await x.read()).every(Number.isFinite));
+      x.dispose();
+    });
+  }
 
   test(`${backend.name}: a real DiT with guidance: all-full equals the plain loop; FORA skips forwards`, async () => {
     const { config, weights } = loadDiT(fixture('dit-d2-h96-p2.weights.safetensors'), backend);

@@ -1,10 +1,13 @@
 // The WebGPU backend's machinery: the buffer pool, the pipeline cache, recording and reading back,
 // timing, disposal, and the errors that must come out as clear messages.
 
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as op from '../../../core/ops.js';
 import { tidy } from '../../../core/tensor.js';
+import { MAX_IN_FLIGHT } from '../../../core/webgpu/backend.js';
 import { createWebGpuBackend, describeAdapter, timeOp } from '../../../core/webgpu/index.js';
 import { sizeClass } from '../../../core/webgpu/pool.js';
 import { testWebGpu } from '../../backends.js';
@@ -83,6 +86,42 @@ if (gpu) {
     assert.is(gpu.stats().submits, submits, 'nothing submitted while recording');
     assert.equal(Array.from(await y.read()), [11, 22, 33]);
     assert.is(gpu.stats().submits, submits + 1);
+  });
+
+  test('throttle holds the submitted, unfinished batches to MAX_IN_FLIGHT', async () => {
+    const x = up([1, 2, 3], [3]);
+    let y = op.add(x, x);
+    const waits = gpu.stats().throttleWaits;
+    let before = 0;
+    // 64 dispatches make one batch: 3 * MAX_IN_FLIGHT batches, a throttle after each, as a loop does.
+    for (let round = 0; round < 3 * MAX_IN_FLIGHT; round++) {
+      for (let i = 0; i < 64; i++) {
+        const next = op.add(y, x);
+        y.dispose();
+        y = next;
+      }
+      before = Math.max(before, gpu.stats().inFlight);
+      await gpu.throttle();
+      assert.ok(gpu.stats().inFlight <= MAX_IN_FLIGHT, `${gpu.stats().inFlight} batches in flight after throttle()`);
+    }
+    // Nothing shrinks the count but a wait, so the bound was reached: throttle had to wait.
+    assert.is(before, MAX_IN_FLIGHT + 1);
+    assert.ok(gpu.stats().throttleWaits > waits);
+    assert.equal(Array.from(await y.read()), [1, 2, 3].map((v) => v * (2 + 3 * MAX_IN_FLIGHT * 64)));
+    assert.is(gpu.stats().inFlight, 0, 'a read waits for everything');
+  });
+
+  test('nothing reaches stdout: no images, empty tensors, a broken kernel (in a child process)', () => {
+    // Dawn prints from native code, which only a separate process's stdout can show.
+    const child = spawnSync(process.execPath, [fileURLToPath(new URL('./quiet-child.js', import.meta.url))], { encoding: 'utf8', timeout: 60_000 });
+    assert.is(child.status, 0, child.stderr);
+    assert.is(child.stdout, '');
+    const report = JSON.parse(child.stderr.trim().split('\n').at(-1)!);
+    assert.equal(report.shape, [0, 1, 28, 28]);
+    assert.is(report.samples, 0);
+    assert.is(report.outputs, 3);
+    assert.is(report.empty, 0);
+    assert.match(report.broken, /kernel broken\|child is invalid/);
   });
 
   test('read of a reshaped view, and of i32 data', async () => {
