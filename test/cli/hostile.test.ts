@@ -40,6 +40,8 @@ const folderPng = at('folder.png');
 mkdirSync(folderPng);
 const zeroW = at('zero.json');
 writeFileSync(zeroW, JSON.stringify(Array.from({ length: 50 }, () => new Array(50).fill(0))));
+const zeroW8 = at('zero8.json');
+writeFileSync(zeroW8, JSON.stringify(Array.from({ length: 8 }, () => new Array(8).fill(0))));
 const deepW = at('deep.json');
 writeFileSync(deepW, '['.repeat(100_000) + ']'.repeat(100_000));
 const infW = at('inf.json');
@@ -113,7 +115,8 @@ test('fit and predict', async () => {
   await refused(['fit', '--trajectories', traj, '--method', 'adam', '--steps', '1e9', '--out', json], /--steps 1e9 is more than/);
   const p = (...a: string[]) => ['predict', '--features', features, ...a];
   await refused(p('--method', 'fora', '--interval', '2', '--out', features), /is also --features/);
-  await refused(p('--method', 'l2p', '--weights', zeroW, '--interval', '2', '--out', st), /is also|W is 50x50/);
+  await refused(p('--method', 'l2p', '--weights', zeroW, '--full-steps', '0,2,4,6', '--out', st), /W is 50x50, made for 50 sampling steps, but this run has 8/);
+  await refused(p('--method', 'l2p', '--weights', zeroW8, '--full-steps', '0,2,4,6', '--out', st), /row 0 of W is all zero, but explicit forecasts step 1/);
   await refused(p('--method', 'taylorseer', '--order', '17', '--interval', '2', '--out', st), /--order 17 is more than 16/);
   await refused(p('--method', 'fora', '--order', '2', '--interval', '2', '--out', st), /--order applies to taylorseer only/);
   await refused(p('--method', 'fora', '--full-steps', '0,99999999999999999', '--out', st), /larger than 9007199254740991/);
