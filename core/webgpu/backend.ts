@@ -119,9 +119,9 @@ export class WebGpuBackend implements Backend {
     this.adapter = context.adapter;
     this.caps = context.caps;
     this.limits = context.limits;
-    // Every tensor is bound whole, as f32 or i32 (4 bytes).
+    // A kernel binds a tensor's whole buffer: neither the tensor (4-byte elements) nor its buffer may
+    // outgrow the binding limit.
     this.maxTensorElements = Math.floor(this.limits.maxStorageBufferBindingSize / 4);
-    // A tensor's buffer is bound whole, so it may not outgrow the binding limit.
     const align4 = (n: number) => Math.floor(n / 4) * 4;
     this.pool = new BufferPool((size) => this.createBuffer(size, STORAGE_USAGE(), 'tensor'), align4(this.limits.maxStorageBufferBindingSize));
     this.staging = new BufferPool((size) => this.createBuffer(size, STAGING_USAGE(), 'staging'), align4(this.limits.maxBufferSize));
