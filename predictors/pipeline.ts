@@ -6,7 +6,8 @@
 // A request is sampled in chunks of images the backend can hold (imagesPerChunk): on a GPU no tensor
 // may outgrow one buffer binding, on the CPU a tensor should stay within a memory budget. Each
 // image's noise comes from its own seed and no op mixes the rows of a batch, so a chunked run gives
-// the same images as one batch would.
+// the same images as one batch would (bit for bit on the CPU, whose kernels ignore the batch size;
+// a GPU kernel may pick another tiling for another batch size and round differently).
 
 import type { Tensor } from '../core/tensor.js';
 import { outChannels, tokens, type DiTConfig } from '../models/dit/config.js';
@@ -121,8 +122,8 @@ export async function generate(o: GenerateOptions): Promise<Generated> {
   if (o.classes.length !== o.seeds.length) throw new Error('generate: one seed per class entry');
   const n = o.classes.length;
   const size = c.inChannels * c.inputSize * c.inputSize;
+  if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 1)) throw new Error(`generate: chunkSize must be a positive integer, got ${o.chunkSize}`);
   const perChunk = Math.min(o.chunkSize ?? Infinity, imagesPerChunk(o.model, o.cfgScale));
-  if (!(perChunk >= 1)) throw new Error(`generate: chunkSize must be at least 1, got ${o.chunkSize}`);
   // No images is still one (empty) chunk, so an empty request returns what any run returns.
   const chunks = Math.max(1, Math.ceil(n / perChunk));
   const schedule = o.schedule ?? fullSchedule(o.steps);

@@ -16,7 +16,8 @@
 // function to return what the sampler steps with, shaped like x.
 //
 // On a GPU backend the loop only records: it awaits backend.throttle() every step, so that it never
-// runs more than a bounded amount of work ahead of the device, and reads nothing back until the end.
+// runs more than a bounded amount of work ahead of the device, and reads back nothing but a small
+// vector of per-step flags until the end.
 // A run that goes NaN or infinite (a huge guidance scale, a broken checkpoint) stops with an error
 // naming the first such step, found on the device too (NonFiniteWatch).
 
