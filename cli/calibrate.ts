@@ -13,7 +13,7 @@ import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
 import { makeTrajectories } from '../predictors/fit/trajectories.js';
 import { reuseWeights, writeWeightsFile } from '../predictors/l2p.js';
-import { calibrationPair, generate } from '../predictors/pipeline.js';
+import { calibrationPair, generate, imagesPerChunk } from '../predictors/pipeline.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
@@ -64,11 +64,13 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   const started = performance.now();
   const data = new Float32Array(count * steps * size);
   const bar = progress('calibrating', count * steps);
+  const perChunk = imagesPerChunk(model, cfgScale);
   for (let first = 0; first < count; first += batch) {
     const pairs = Array.from({ length: Math.min(batch, count - first) }, (_, i) => calibrationPair(first + i, c.numClasses));
     const { outputs } = await generate({
       model, classes: pairs.map((p) => p.cls), seeds: pairs.map((p) => p.seed), steps, cfgScale, keepOutputs: true,
-      onStep: (s) => bar.update(first * steps + (s.step + 1) * pairs.length),
+      // Progress counts image-steps: a batch larger than one chunk runs its chunks one after another.
+      onStep: (s) => bar.update((first + s.chunk * perChunk) * steps + (s.step + 1) * Math.min(perChunk, pairs.length - s.chunk * perChunk)),
     });
     outputs!.forEach((out, s) => {
       for (let b = 0; b < pairs.length; b++) data.set(out.subarray(b * size, (b + 1) * size), ((first + b) * steps + s) * size);

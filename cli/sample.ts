@@ -11,7 +11,7 @@ import { grid, toImages, upscale } from '../models/image.js';
 import { writePng } from '../models/png.js';
 import { BUNDLED_MODEL, inspectModel, openModel } from '../models/pretrained.js';
 import { METHODS } from '../predictors/methods.js';
-import { generate } from '../predictors/pipeline.js';
+import { generate, imagesPerChunk } from '../predictors/pipeline.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
@@ -61,13 +61,13 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
 
   const backend = await createBackend(backendChoice, io.info, { batch });
   const model = openModel(modelPath, backend, { heads });
-  const bar = progress('sampling', steps);
+  const bar = progress('sampling', steps * Math.ceil(classes.length / imagesPerChunk(model, cfgScale)));
   const result = await generate({
     model, classes, seeds, steps, cfgScale, schedule: plan.schedule, predictor: plan.predictor,
     // A GPU backend only records a step; waiting for each keeps the bar honest, at a cost of about
     // 10 ms a step on lavapipe (the GPU idles while the next step is recorded).
     timing: bar.shown,
-    onStep: (s) => bar.update(s.step + 1, s.full ? 'model' : 'forecast'),
+    onStep: (s) => bar.update(s.chunk * steps + s.step + 1, `${s.full ? 'model' : 'forecast'}${s.chunks > 1 ? `, chunk ${s.chunk + 1}/${s.chunks}` : ''}`),
   });
   bar.stop();
 

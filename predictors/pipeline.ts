@@ -88,9 +88,15 @@ function largestPerRow(c: DiTConfig): number {
  * one image is already too large, the backend says so when it allocates.
  */
 export function imagesPerChunk(model: OpenedModel, cfgScale: number): number {
-  const rows = Math.floor(model.dit.backend.maxTensorElements / largestPerRow(model.dit.config));
+  const c = model.dit.config;
+  // The attention kernels launch one workgroup row per (image, head): keep that within the grid
+  // dimension every WebGPU device supports, whatever its buffer limit would allow.
+  const rows = Math.min(Math.floor(model.dit.backend.maxTensorElements / largestPerRow(c)), Math.floor(MIN_GRID_DIM / c.numHeads));
   return Math.max(1, Math.floor(rows / (cfgScale > 1 ? 2 : 1)));
 }
+
+/** WebGPU's guaranteed maxComputeWorkgroupsPerDimension. */
+const MIN_GRID_DIM = 65535;
 
 /**
  * A predictor's answers over one schedule, recorded once and replayed for each chunk. A predictor
