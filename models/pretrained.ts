@@ -92,7 +92,7 @@ export function inspectModel(path: string | undefined, opts: { heads?: number } 
   if (path === undefined && !existsSync(file)) throw new UserError(`the bundled model ${file} is missing: reinstall ditto, or pass --model M.safetensors`);
   requireRegularFile(file, 'model file');
   const { config, metadata } = inspectDiT(file, opts);
-  const weightsPath = file.replace(/\.safetensors$/, '.l2p.json');
+  const weightsPath = file.replace(/\.(safetensors|pt|pth)$/, '.l2p.json');
   const card: ModelCard = {
     path: file,
     ...cardSettings(file, metadata),

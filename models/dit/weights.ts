@@ -1,14 +1,16 @@
-// Loading a DiT checkpoint (safetensors, the official state-dict names) onto a backend.
+// Loading a DiT checkpoint (safetensors or a PyTorch .pt, the official state-dict names) onto a backend.
 // A checkpoint is accepted only if it is complete, well-typed and finite. Before anything is uploaded,
-// the header alone settles the first two: blocks numbered 0..depth-1, every tensor of the official
-// layout present with the shape the config implies, no tensor a DiT does not have, float dtypes only.
+// the index alone (the header, or the pickle) settles the first two: blocks numbered 0..depth-1, every
+// tensor of the official layout present with the shape the config implies, no tensor a DiT does not
+// have, float dtypes only.
 // Finiteness needs the values, so it is checked as each tensor is read. Every refusal is one line
 // naming the file and the tensor.
 
 import { totalmem } from 'node:os';
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
-import { SafetensorsFile, type SafeDType } from '../../core/safetensors.js';
+import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
+import type { SafeDType } from '../../core/safetensors.js';
 import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
@@ -166,8 +168,8 @@ export interface DiTHeader {
 }
 
 /** Opens `path` and checks its header in full (see configFromShapes and checkTensors); the caller closes it. */
-function openChecked(path: string, opts: { heads?: number }): { file: SafetensorsFile; config: DiTConfig } {
-  const file = SafetensorsFile.open(path);
+function openChecked(path: string, opts: { heads?: number }): { file: Checkpoint; config: DiTConfig } {
+  const file = openCheckpoint(path);
   try {
     const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
     let config: DiTConfig;
@@ -205,7 +207,7 @@ export function loadDiT(path: string, backend: Backend, opts: { heads?: number }
   const uploaded: Tensor[] = [];
   try {
     const weights = buildWeights(config, (name, shape) => {
-      const info = file.info(name);
+      const info = file.tensors.get(name)!; // checkTensors has seen every name
       let data: Float32Array;
       try {
         data = file.readF32(name);
