@@ -3,6 +3,7 @@
 
 import type { CacheBenchResult } from '../bench/cache.js';
 import type { CpuBenchResult } from '../bench/cpu.js';
+import type { ModelBenchResult } from '../bench/models.js';
 import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
 import { formatTable } from '../core/table.js';
 
@@ -100,4 +101,18 @@ export function formatCacheTable(r: CacheBenchResult): string {
     formatTable(['method', 'N', 'full', 'FLOPs x', 'latency x', 'PSNR dB', 'SSIM', 'rel L2'], rows),
     `SSIM: ${r.ssim}`,
   ].join('\n');
+}
+
+/** `bench models`: seconds per backend for each whole-model task, and how each compares with PyTorch. */
+export function formatModelTable(r: ModelBenchResult): string {
+  const out = [`Whole models: median of ${r.runs} run(s) after one warm-up; ratio = seconds / PyTorch's seconds (lower is faster)`];
+  for (const { task, gflop } of r.tasks) {
+    const rows = r.rows.filter((x) => x.task === task);
+    const torch = rows.find((x) => x.backend === 'pytorch')?.seconds ?? null;
+    out.push('', `${task} (${gflop.toFixed(1)} GFLOP)`);
+    out.push(formatTable(['backend', 'seconds', 'GFLOP/s', 'vs PyTorch', 'on'], rows.map((x) => x.seconds === null
+      ? [x.backend, '-', '-', '-', `unavailable: ${x.unavailable}`]
+      : [x.backend, x.seconds.toFixed(3), (gflop / x.seconds).toFixed(2), torch ? `${(x.seconds / torch).toFixed(2)}x` : '-', x.detail ?? ''])));
+  }
+  return out.join('\n');
 }

@@ -4,16 +4,18 @@ import { UserError } from '../core/errors.js';
 import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
 import { runKernelBench } from '../bench/kernels.js';
+import { runModelBench } from '../bench/models.js';
 import { inspectModel, openModel } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
-import { formatCacheTable, formatCpuTable, formatKernelTable } from './bench-tables.js';
+import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable } from './bench-tables.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { formatJson } from './json.js';
 import { cfgFromFlags, checkInputs, checkOutputs, given, MAX_IMAGES, stepsFromFlags } from './options.js';
 
 export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torch]
        ditto bench kernels [--json] [--runs N] [--quick]
+       ditto bench models [--json] [--runs 3] [--no-torch]
        ditto bench cache [--model M] [--seeds 8] [--intervals 5,7,10] [--methods ${CACHE_METHODS.join(',')}]
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
@@ -23,6 +25,8 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
            attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
            the DiT-S matmuls and the first attention shape), max error against the CPU result
+  models   whole full-size models on each backend and in PyTorch, in the same run: one DiT-XL/2
+           forward at 256x256 (batch 2, random weights made at run time; minutes on a CPU)
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
@@ -37,6 +41,7 @@ type Spec = Parameters<typeof parseFlags>[1];
 const SUITE_FLAGS = {
   cpu: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
   kernels: { json: { type: 'boolean' }, runs: { type: 'string' }, quick: { type: 'boolean' } },
+  models: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
   cache: {
     json: { type: 'boolean' }, model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' },
     methods: { type: 'string' }, trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' },
@@ -64,13 +69,17 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const [suite, ...rest] = argv;
   if (suite === undefined || !Object.hasOwn(SUITE_FLAGS, suite)) {
     const what = suite === undefined || suite.startsWith('-') ? 'name a benchmark suite first' : `unknown benchmark suite "${suite}"`;
-    throw new UserError(`${what}: ditto bench cpu, kernels or cache (ditto bench --help lists their flags)`);
+    throw new UserError(`${what}: ditto bench cpu, kernels, models or cache (ditto bench --help lists their flags)`);
   }
   const flags = parseFlags(rest, SUITE_FLAGS[suite as keyof typeof SUITE_FLAGS], benchUsage);
   const print = <T>(result: T, table: (r: T) => string) => io.print(flags.bool('json') ? formatJson(result) : table(result));
   if (suite === 'cpu') {
     const result = await runCpuBench({ runs: flags.integer('runs', { max: MAX_RUNS }) ?? 10, torch: !flags.bool('no-torch'), onProgress: io.info });
     print(result, formatCpuTable);
+    return;
+  }
+  if (suite === 'models') {
+    print(await runModelBench({ runs: flags.integer('runs', { max: MAX_RUNS }) ?? 3, torch: !flags.bool('no-torch'), onProgress: io.info }), formatModelTable);
     return;
   }
   if (suite === 'kernels') {

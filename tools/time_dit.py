@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Time one PyTorch DiT-S/2 forward on the CPU (the baseline the engine is
+"""Time one PyTorch DiT forward on the CPU (the baseline the engine is
 compared against).
 
-DiT-S/2: depth 12, hidden 384, 6 heads, patch 2, 4x32x32 latent (256x256
-image), batch 2, learn_sigma, 1000 classes; float32, torch.no_grad().
+DiT-S/2 by default (--model DiT-XL/2 for the full-size one): 4x32x32 latent
+(256x256 image), batch 2, learn_sigma, 1000 classes; float32, torch.no_grad().
 Weights are the fixture-style random ones (values do not change the work).
 Warm-up 2 runs, then the median of --runs (>= 5) timed runs.
 
@@ -21,7 +21,7 @@ OpenBLAS runs GEMMs on its own threads while torch's idle OpenMP workers
 busy-spin, so with 2 torch threads on 2 cores the forward ran 2-10x slower
 (0.5-2.7 s vs ~0.2-0.3 s); passive waiting removes that oversubscription.
 
-Run: /usr/bin/python3 tools/time_dit.py [--json-only] [--threads N] [--runs N]
+Run: /usr/bin/python3 tools/time_dit.py [--model DiT-S/2] [--json-only] [--threads N] [--runs N] [--warmup N]
 """
 
 import os
@@ -54,16 +54,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--json-only", action="store_true", help="print only the JSON line")
     ap.add_argument("--threads", type=int, default=os.cpu_count(), help="default: os.cpu_count()")
+    ap.add_argument("--model", default="DiT-S/2", choices=sorted(DiT_models))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     args = ap.parse_args()
-    runs = max(5, args.runs)
+    runs = max(1, args.runs)
 
     default_threads = torch.get_num_threads()  # before we override it
     torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
-    model = DiT_models["DiT-S/2"](input_size=32, in_channels=4, num_classes=1000, learn_sigma=True).eval()
+    model = DiT_models[args.model](input_size=32, in_channels=4, num_classes=1000, learn_sigma=True).eval()
     randomize_for_fixtures(model, torch.Generator().manual_seed(0))
     g = torch.Generator().manual_seed(1)
     x = torch.randn((2, 4, 32, 32), generator=g)
@@ -86,11 +87,12 @@ def main():
         "default_threads": default_threads,
         "blas": loaded_blas(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "model": args.model,
         "median_s": round(statistics.median(times), 6),
         "runs": [round(v, 6) for v in times],
     }
     if not args.json_only:
-        print(f"DiT-S/2 forward, batch 2, 4x32x32, float32, {res['threads']} thread(s): "
+        print(f"{args.model} forward, batch 2, 4x32x32, float32, {res['threads']} thread(s): "
               f"median {res['median_s'] * 1000:.1f} ms over {runs} runs", file=sys.stderr)
     print(json.dumps(res))
 

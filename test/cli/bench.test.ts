@@ -5,9 +5,9 @@ import { expectUserErrors } from './harness.js';
 
 test('a missing or unknown suite, a flag of another suite, a bad count: one line each', async () => {
   await expectUserErrors([
-    [['bench'], /name a benchmark suite first: ditto bench cpu, kernels or cache/],
+    [['bench'], /name a benchmark suite first: ditto bench cpu, kernels, models or cache/],
     [['bench', '--json'], /name a benchmark suite first/],
-    [['bench', 'gpu'], /unknown benchmark suite "gpu": ditto bench cpu, kernels or cache/],
+    [['bench', 'gpu'], /unknown benchmark suite "gpu": ditto bench cpu, kernels, models or cache/],
     [['bench', 'toString'], /unknown benchmark suite "toString"/],
     [['bench', 'cpu', '--seeds', '3'], /Unknown option '--seeds'/],
     [['bench', 'kernels', '--no-torch'], /Unknown option '--no-torch'/],
