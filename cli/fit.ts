@@ -1,7 +1,7 @@
 // `ditto fit`: learn an L2P weight matrix from full-compute trajectories.
 //
 //   ditto fit --trajectories T.safetensors --method adam|lstsq|direct --out W.json
-//             [--steps 200] [--lr 0.01] [--ridge 1e-10]
+//             [--adam-steps 200] [--lr 0.01] [--ridge 1e-10]
 //             [--interval N | --full-steps a,b,c] [--schedule paper|taylorseer] [--json]
 //
 // T holds `trajectories` [B, S, ...]. W.json is written in the official format (a JSON list of S
@@ -27,10 +27,10 @@ import { checkInputs, checkOutputs, hasScheduleFlags, scheduleFlagSpec, schedule
 const MAX_ADAM_STEPS = 1_000_000;
 
 export const fitUsage = `usage: ditto fit --trajectories T.safetensors --method adam|lstsq|direct --out W.json
-                 [--steps 200] [--lr 0.01] [--ridge ${DEFAULT_RIDGE}]
+                 [--adam-steps 200] [--lr 0.01] [--ridge ${DEFAULT_RIDGE}]
                  [--interval N | --full-steps a,b,c] [--schedule paper|taylorseer] [--json]
   adam     the official training: Adam from plain reuse on the one-step loss with the true history
-           (--steps Adam steps, default 200; the official script runs 201; --lr, default 0.01)
+           (--adam-steps, default 200; the official script runs 201; --lr, default 0.01)
   lstsq    the exact optimum of the same loss, row by row from the Gram matrix (--ridge, relative)
   direct   for one schedule: each skipped step regressed on the full steps only (needs --interval or
            --full-steps; with --interval the paper's schedule unless --schedule taylorseer)`;
@@ -41,7 +41,7 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
     trajectories: { type: 'string' },
     method: { type: 'string' },
     out: { type: 'string' },
-    steps: { type: 'string' },
+    'adam-steps': { type: 'string' },
     lr: { type: 'string' },
     ridge: { type: 'string' },
     ...scheduleFlagSpec,
@@ -54,13 +54,13 @@ export async function fitCommand(argv: string[], io: CommandIo): Promise<void> {
   const outPath = flags.required('out');
   checkInputs([{ flag: '--trajectories', path }]);
   checkOutputs([{ flag: '--out', path: outPath }], [{ flag: '--trajectories', path }]);
-  const adamSteps = flags.integer('steps', { max: MAX_ADAM_STEPS }) ?? 200;
+  const adamSteps = flags.integer('adam-steps', { max: MAX_ADAM_STEPS }) ?? 200;
   const lr = flags.number('lr') ?? 0.01;
   if (!(lr > 0)) throw new UserError(`--lr must be positive, got ${lr}`);
   const ridge = flags.number('ridge') ?? DEFAULT_RIDGE;
   if (!(ridge >= 0)) throw new UserError(`--ridge must be >= 0, got ${ridge}`);
-  if (method !== 'adam' && (flags.string('steps') !== undefined || flags.string('lr') !== undefined)) {
-    throw new UserError(`--steps and --lr are Adam's settings; ${method} is closed-form`);
+  if (method !== 'adam' && (flags.string('adam-steps') !== undefined || flags.string('lr') !== undefined)) {
+    throw new UserError(`--adam-steps and --lr are Adam's settings; ${method} is closed-form`);
   }
   if (method === 'direct' && !hasScheduleFlags(flags)) throw new UserError('fit direct fits one schedule: pass --interval N or --full-steps a,b,c');
 

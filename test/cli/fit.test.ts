@@ -58,7 +58,7 @@ test('user mistakes end in one line on stderr and exit code 1', async () => {
     [['fit', '--trajectories', T, '--method', 'direct', ...out], /fit direct fits one schedule: pass --interval N or --full-steps/],
     [['fit', '--trajectories', T, '--method', 'direct', '--full-steps', '2,5', ...out], /must start at step 0/],
     [['fit', '--trajectories', T, '--method', 'direct', '--interval', '5', ...out], /paper's schedules are for 50 steps, not 20/],
-    [['fit', '--trajectories', T, '--method', 'lstsq', '--steps', '10', ...out], /--steps and --lr are Adam's settings/],
+    [['fit', '--trajectories', T, '--method', 'lstsq', '--adam-steps', '10', ...out], /--adam-steps and --lr are Adam's settings/],
     [['fit', '--trajectories', T, '--method', 'adam', '--lr', '-1', ...out], /--lr must be positive|argument is ambiguous/],
     [['fit', '--trajectories', T, '--method', 'sgd', ...out], /unknown fit method "sgd"/],
     [['fit', '--trajectories', T, '--method', 'adam'], /missing --out/],

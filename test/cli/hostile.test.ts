@@ -112,7 +112,7 @@ test('fit and predict', async () => {
   await refused(['fit', '--trajectories', fifo, '--method', 'adam', '--out', json], /not a regular file/);
   await refused(['fit', '--trajectories', garbage, '--method', 'lstsq', '--out', json], /garbage\.safetensors/);
   await refused(['fit', '--trajectories', traj, '--method', 'adam', '--lr', '1e300', '--out', json], /the Adam fit diverged: the loss is (NaN|Infinity) at step \d+/, true);
-  await refused(['fit', '--trajectories', traj, '--method', 'adam', '--steps', '1e9', '--out', json], /--steps 1e9 is more than/);
+  await refused(['fit', '--trajectories', traj, '--method', 'adam', '--adam-steps', '1e9', '--out', json], /--adam-steps 1e9 is more than/);
   const p = (...a: string[]) => ['predict', '--features', features, ...a];
   await refused(p('--method', 'fora', '--interval', '2', '--out', features), /is also --features/);
   await refused(p('--method', 'l2p', '--weights', zeroW, '--full-steps', '0,2,4,6', '--out', st), /W is 50x50, made for 50 sampling steps, but this run has 8/);
