@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import { UserError } from './errors.js';
 import { requireRegularFile } from './files.js';
+import { PyTorchFile } from './pytorch.js';
 import { SafetensorsFile, type SafeDType } from './safetensors.js';
 
 export interface CheckpointTensor {
@@ -25,6 +26,8 @@ export interface Checkpoint {
   has(name: string): boolean;
   /** The tensor as f32, row-major: F16 and BF16 widen exactly, F64 rounds. */
   readF32(name: string): Float32Array;
+  /** The tensor's elements, row-major and little-endian, in its stored dtype. */
+  readRaw(name: string): Uint8Array;
   close(): void;
 }
 
@@ -57,8 +60,5 @@ export function checkpointFormat(path: string): CheckpointFormat {
 /** Opens a checkpoint (safetensors or PyTorch) and reads its index; the caller closes it. */
 export function openCheckpoint(path: string): Checkpoint {
   requireRegularFile(path, 'checkpoint');
-  if (checkpointFormat(path) === 'pytorch') {
-    throw new UserError(`${path}: PyTorch checkpoints are not read yet: convert it to safetensors`);
-  }
-  return SafetensorsFile.open(path);
+  return checkpointFormat(path) === 'pytorch' ? PyTorchFile.open(path) : SafetensorsFile.open(path);
 }

@@ -128,7 +128,7 @@ function probeWritable(dir: string, flag: string, file: string): void {
  * Writes `data` to `file` atomically: into a temporary file beside it, then renamed over it. Missing
  * folders are created. A failure removes the temporary file and leaves any previous `file` untouched.
  */
-export function writeFileAtomic(file: string, data: string | Uint8Array | readonly Uint8Array[]): void {
+export function writeFileAtomic(file: string, data: string | Uint8Array | Iterable<Uint8Array>): void {
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const temp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}`);
   try {
@@ -145,6 +145,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array | readon
     fs.renameSync(temp, file);
   } catch (e) {
     fs.rmSync(temp, { force: true });
+    if (e instanceof UserError) throw e; // from an iterable that produces the data (a damaged checkpoint being converted)
     const code = (e as NodeJS.ErrnoException).code;
     throw new UserError(`${file}: writing failed (${code ?? (e as Error).message})${code === 'ENOSPC' ? ': the disk is full' : ''}; any previous file there is unchanged`);
   }

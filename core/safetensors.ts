@@ -128,16 +128,7 @@ export class SafetensorsFile {
       return out;
     }
     // A fresh buffer starts at offset 0, so typed views over it are aligned whatever the file's layout.
-    const raw = this.readRaw(name).buffer;
-    switch (info.dtype) {
-      case 'F16': return f16ToF32(new Uint16Array(raw));
-      case 'BF16': return bf16ToF32(new Uint16Array(raw));
-      case 'F64': return Float32Array.from(new Float64Array(raw)); // rounds to nearest even
-      case 'I64': return bigIntsToF32(new BigInt64Array(raw));
-      case 'U64': return bigIntsToF32(new BigUint64Array(raw));
-      case 'BOOL': return Float32Array.from(new Uint8Array(raw), (b) => (b ? 1 : 0));
-      default: return Float32Array.from(intView(info.dtype, raw));
-    }
+    return bytesToF32(info.dtype, this.readRaw(name).buffer);
   }
 
   /** The tensor as i32. Integer and bool dtypes only; values must fit in 32 bits. */
@@ -196,6 +187,20 @@ export class SafetensorsFile {
       }
       done += got;
     }
+  }
+}
+
+/** Little-endian elements of `dtype` (in a buffer of their own, so aligned) as f32; F64 and large integers round. */
+export function bytesToF32(dtype: SafeDType, raw: ArrayBufferLike): Float32Array {
+  switch (dtype) {
+    case 'F32': return new Float32Array(raw);
+    case 'F16': return f16ToF32(new Uint16Array(raw));
+    case 'BF16': return bf16ToF32(new Uint16Array(raw));
+    case 'F64': return Float32Array.from(new Float64Array(raw)); // rounds to nearest even
+    case 'I64': return bigIntsToF32(new BigInt64Array(raw));
+    case 'U64': return bigIntsToF32(new BigUint64Array(raw));
+    case 'BOOL': return Float32Array.from(new Uint8Array(raw), (b) => (b ? 1 : 0));
+    default: return Float32Array.from(intView(dtype, raw));
   }
 }
 
@@ -497,18 +502,29 @@ export interface TensorToWrite {
 }
 
 /**
- * Write a safetensors file. Tensors are stored in the record's key order, the header is padded with
- * spaces to a multiple of 8 bytes so the data is aligned, and the file appears only when complete
- * (written beside it, then renamed). Bad arguments are programming errors and throw Error.
+ * A tensor as its little-endian bytes in any dtype, asked for only while the file is written: a
+ * converted checkpoint passes through memory one tensor at a time.
+ */
+export interface RawTensorToWrite {
+  dtype: SafeDType;
+  shape: readonly number[];
+  bytes: () => Uint8Array;
+}
+
+/**
+ * Write a safetensors file. Tensors are stored in the record's key order (a Map keeps any order; a
+ * record moves integer-like names first), the header is padded with spaces to a multiple of 8 bytes
+ * so the data is aligned, and the file appears only when complete (written beside it, then renamed).
+ * Bad arguments are programming errors and throw Error.
  */
 export function writeSafetensors(
   path: string,
-  tensors: Record<string, TensorToWrite>,
+  tensors: Record<string, TensorToWrite | RawTensorToWrite> | ReadonlyMap<string, TensorToWrite | RawTensorToWrite>,
   metadata?: Record<string, string>,
 ): void {
   requireLittleEndianHost();
   const entries: string[] = [];
-  const blobs: Uint8Array[] = [];
+  const blobs: (() => Uint8Array)[] = [];
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new Error(`writeSafetensors: metadata ${JSON.stringify(k)} is not a string`);
@@ -516,13 +532,25 @@ export function writeSafetensors(
     entries.push(`"__metadata__":${JSON.stringify(metadata)}`);
   }
   let offset = 0;
-  for (const [name, tensor] of Object.entries(tensors)) {
+  const list: Iterable<[string, TensorToWrite | RawTensorToWrite]> = tensors instanceof Map ? tensors : Object.entries(tensors);
+  for (const [name, tensor] of list) {
     if (name === '__metadata__') throw new Error('writeSafetensors: "__metadata__" cannot name a tensor');
-    const bytes = encodeTensor(name, tensor);
-    const entry = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + bytes.length] };
+    let length: number;
+    if ('bytes' in tensor) {
+      length = numel(tensor.shape) * DTYPE_SIZES[tensor.dtype];
+      blobs.push(() => {
+        const bytes = tensor.bytes();
+        if (bytes.length !== length) throw new Error(`writeSafetensors: tensor ${JSON.stringify(name)}: ${bytes.length} bytes, expected ${length}`);
+        return bytes;
+      });
+    } else {
+      const bytes = encodeTensor(name, tensor);
+      length = bytes.length;
+      blobs.push(() => bytes);
+    }
+    const entry = { dtype: tensor.dtype, shape: [...tensor.shape], data_offsets: [offset, offset + length] };
     entries.push(`${JSON.stringify(name)}:${JSON.stringify(entry)}`);
-    blobs.push(bytes);
-    offset += bytes.length;
+    offset += length;
   }
   // Built by hand rather than with JSON.stringify(object), which would move integer-like names first.
   const json = Buffer.from(`{${entries.join(',')}}`, 'utf8');
@@ -531,7 +559,11 @@ export function writeSafetensors(
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(header.length));
 
-  writeFileAtomic(path, [length, header, ...blobs]);
+  writeFileAtomic(path, (function* () {
+    yield length;
+    yield header;
+    for (const blob of blobs) yield blob();
+  })());
 }
 
 /** The tensor's little-endian bytes. Data already in the right typed array is used without a copy. */
