@@ -1,6 +1,6 @@
 // `ditto forward`: one DiT forward pass on inputs from a file, for checking the engine against PyTorch.
 //
-//   ditto forward --weights W.safetensors --inputs I.safetensors --out O.safetensors
+//   ditto forward --weights W.safetensors|W.pt --inputs I.safetensors --out O.safetensors
 //                 [--cfg-scale S] [--backend auto|cpu|webgpu] [--heads H]
 //
 // I holds x [N, C, H, W] (F32), t [N] (the DDPM index, F32) and y [N] (I64 or I32). O gets `out`, and
@@ -16,7 +16,7 @@ import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
 import { checkInputs, checkOutputs } from './options.js';
 
-export const forwardUsage = `usage: ditto forward --weights W.safetensors --inputs I.safetensors --out O.safetensors
+export const forwardUsage = `usage: ditto forward --weights W.safetensors|W.pt --inputs I.safetensors --out O.safetensors
                      [--cfg-scale S] [--backend auto|cpu|webgpu] [--heads H] [--json]`;
 
 interface Inputs {
