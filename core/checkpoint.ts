@@ -38,21 +38,26 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** Pickle's PROTO opcode: the first byte of PyTorch's pre-1.6 (legacy) files. */
 const PICKLE_PROTO = 0x80;
 
-/** The format of the file at `path`, from its first bytes; a name ending .pt/.pth/.bin decides the rest. */
+/**
+ * The format of the file at `path`, from its first bytes: a zip is PyTorch's; 8 bytes of header length
+ * then '{' are safetensors (checked before the pickle byte, since a header length may end in 0x80); a
+ * leading PROTO is PyTorch's legacy format. A name ending .pt, .pth, .bin or .ckpt decides the rest.
+ */
 export function checkpointFormat(path: string): CheckpointFormat {
-  const head = Buffer.alloc(4);
+  const head = Buffer.alloc(9);
   let got = 0;
   try {
     const fd = fs.openSync(path, 'r');
     try {
-      got = fs.readSync(fd, head, 0, 4, 0);
+      got = fs.readSync(fd, head, 0, head.length, 0);
     } finally {
       fs.closeSync(fd);
     }
   } catch (e) {
     throw new UserError(`${path}: cannot read the checkpoint (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): check the path and its permissions`);
   }
-  if (got === 4 && ZIP_MAGIC.every((b, i) => head[i] === b)) return 'pytorch';
+  if (got >= 4 && ZIP_MAGIC.every((b, i) => head[i] === b)) return 'pytorch';
+  if (got === 9 && head[8] === 0x7b) return 'safetensors';
   if (got >= 1 && head[0] === PICKLE_PROTO) return 'pytorch';
   return /\.(pt|pth|bin|ckpt)$/i.test(path) ? 'pytorch' : 'safetensors';
 }

@@ -155,7 +155,7 @@ function rebuildTensor(args: readonly Value[], fail: Fail): Value {
     numel *= shape[i];
     last += (shape[i] - 1) * strides[i];
   }
-  const where = `a ${storage.dtype} tensor of shape [${shape.join(', ')}] at offset ${offset}`;
+  const where = `a tensor (${storage.dtype}, shape [${shape.join(', ')}]) at offset ${offset}`;
   if (numel > 0 && last >= storage.numel) fail(`${where} reaches element ${last} of storage "${storage.key}", which holds ${storage.numel}`);
   if (numel > storage.numel) fail(`${where} has ${numel} elements, more than its storage "${storage.key}" holds (${storage.numel}): an expanded view`);
   return new TensorRef(storage, offset, shape, strides);
