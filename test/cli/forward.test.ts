@@ -51,12 +51,26 @@ test('--heads supplies what the checkpoint metadata lacks', async () => {
   assert.ok(maxRelErr(got, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
 });
 
+test('--weights takes a PyTorch .pt: the same output as its safetensors, bit for bit', async () => {
+  const name = 'dit-d1-h64-p8-nosigma';
+  const run = async (weights: string, out: string) => {
+    const { io } = capture();
+    assert.is(await main(['forward', '--weights', weights, '--inputs', fixture(`${name}.inputs.safetensors`), '--out', out, '--cfg-scale', '4', '--heads', '4', '--backend', 'cpu'], io), 0);
+    return readSafetensorsF32(out).tensors;
+  };
+  const fromPt = await run(fixture(`pt/${name}.pt`), tmp('pt.safetensors'));
+  const fromSt = await run(fixture(`${name}.weights.safetensors`), tmp('st.safetensors'));
+  for (const k of ['out', 'out_cfg']) assert.equal([...fromPt.get(k)!.data], [...fromSt.get(k)!.data], k);
+  assert.ok(maxRelErr(fromPt.get('out')!.data, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
+});
+
 test('user mistakes end in one line on stderr and exit code 1', async () => {
   const cases: [string[], RegExp][] = [
     [['forward', '--inputs', 'i', '--out', 'o'], /missing --weights/],
     [['forward', '--weights', '/nonexistent.safetensors', '--inputs', 'i', '--out', 'o'], /nonexistent\.safetensors/],
     [['forward', '--weights', fixture('dit-d2-h96-p2.weights.safetensors'), '--inputs', fixture('dit-d2-h96-p2.weights.safetensors'), '--out', 'o'], /missing tensor "x": inputs need x/],
     [['forward', '--weights', fixture('dit-d2-h96-p2.weights.safetensors'), '--inputs', fixture('dit-d2-h144-hd72-p4.inputs.safetensors'), '--out', 'o'], /takes \[N, 4, 8, 8\]/],
+    [['forward', '--weights', fixture('pt/os-system.pt'), '--inputs', fixture('dit-d2-h96-p2.inputs.safetensors'), '--out', tmp('x.safetensors')], /names "os\.system", which ditto refuses/],
     [['forward', '--weights', 'w', '--inputs', 'i', '--out', 'o', '--backend', 'tpu'], /unknown backend "tpu"/],
     [['forward', '--weights', 'w', '--inputs', 'i', '--out', 'o', '--cfg-scale', 'lots'], /--cfg-scale must be a number/],
     [['forward', '--bogus'], /Unknown option '--bogus'/],
