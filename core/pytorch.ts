@@ -28,7 +28,7 @@ import { requireRegularFile } from './files.js';
 import { describe, Dict, StorageRef, TensorRef, unpickle, type Value } from './pickle.js';
 import { bytesToF32, DTYPE_SIZES } from './safetensors.js';
 import { numel } from './shape.js';
-import { readZipIndex, type ZipEntry, type ZipFail } from './zip.js';
+import { entryStart, readZipIndex, type ZipEntry, type ZipFail } from './zip.js';
 
 export interface PyTorchTensorInfo extends CheckpointTensor {
   name: string;
@@ -225,7 +225,7 @@ function readIndex(path: string, fd: number, fileSize: number): { tensors: Map<s
     const entry = entries.get(root + name);
     if (!entry) return null;
     if (entry.size > 64) fail(`${root}${name} is ${entry.size} bytes; torch.save writes a few`);
-    return readEntry(fd, entry, fail).toString('latin1').trim();
+    return readEntry(fd, fileSize, entry, fail).toString('latin1').trim();
   };
   const version = small('version');
   if (version === null || !/^[0-9]+$/.test(version)) {
@@ -240,13 +240,14 @@ function readIndex(path: string, fd: number, fileSize: number): { tensors: Map<s
   if (pickle.size > MAX_PICKLE_BYTES) {
     fail(`${root}data.pkl is ${pickle.size} bytes, more than the ${MAX_PICKLE_BYTES} a checkpoint's index needs`, 'check that this is a checkpoint');
   }
-  const storages = new Map<string, ZipEntry>();
-  const object = unpickle(readEntry(fd, pickle, fail), `${path}: data.pkl`, (key, dtype, count) => {
+  /** Where each storage's bytes start in the file, by key. */
+  const storages = new Map<string, number>();
+  const object = unpickle(readEntry(fd, fileSize, pickle, fail), `${path}: data.pkl`, (key, dtype, count) => {
     const entry = entries.get(`${root}data/${key}`);
     if (!entry) fail(`storage "${key}" has no entry ${root}data/${key} in the zip`);
     const bytes = count * DTYPE_SIZES[dtype];
     if (bytes > entry.size) fail(`storage "${key}" holds ${count} ${dtype} elements (${bytes} bytes) but its entry ${root}data/${key} has ${entry.size} bytes`);
-    storages.set(key, entry);
+    if (!storages.has(key)) storages.set(key, entryStart(fd, fileSize, entry, fail));
     return new StorageRef(key, dtype, count);
   });
 
@@ -259,7 +260,7 @@ function readIndex(path: string, fd: number, fileSize: number): { tensors: Map<s
         'ditto reads a state dict ({name: tensor}), or a training checkpoint that holds one as "ema" or "model"');
     }
     const { storage } = value;
-    const start = storages.get(storage.key)!.dataStart + value.offset * DTYPE_SIZES[storage.dtype];
+    const start = storages.get(storage.key)! + value.offset * DTYPE_SIZES[storage.dtype];
     tensors.set(name, { name, dtype: storage.dtype, shape: [...value.shape], stride: [...value.stride], start });
   }
   return { tensors, selected };
@@ -280,10 +281,11 @@ function stateDict(path: string, object: Value): { dict: Dict; selected: string 
 }
 
 /** A whole (small) entry: data.pkl, version, byteorder. */
-function readEntry(fd: number, entry: ZipEntry, fail: (what: string) => never): Buffer {
+function readEntry(fd: number, fileSize: number, entry: ZipEntry, fail: ZipFail): Buffer {
+  const start = entryStart(fd, fileSize, entry, fail);
   const buf = Buffer.alloc(entry.size);
   for (let done = 0; done < buf.length; ) {
-    const got = fs.readSync(fd, buf, done, buf.length - done, entry.dataStart + done);
+    const got = fs.readSync(fd, buf, done, buf.length - done, start + done);
     if (got === 0) fail(`the file ended while reading ${entry.name}`);
     done += got;
   }

@@ -16,8 +16,8 @@ import { UserError } from './errors.js';
 
 export interface ZipEntry {
   name: string;
-  /** Absolute file position of the entry's first byte. */
-  dataStart: number;
+  /** Where the entry's local header starts; its bytes follow that header (see entryStart). */
+  localAt: number;
   size: number;
 }
 
@@ -140,15 +140,25 @@ export function readZipIndex(fd: number, fileSize: number, fail: ZipFail): Map<s
     }
     if (compressed !== size) fail(`${where} is stored but its sizes disagree (${compressed} and ${size} bytes)`);
     if (entries.has(name)) fail(`the zip file holds ${where} twice`);
-    if (localAt + 30 > fileSize) fail(`${where} starts at byte ${localAt}, past the end of the file (${fileSize} bytes)`);
-    const local = readAt(fd, localAt, 30, fail);
-    if (local.readUInt32LE(0) !== LOCAL_SIGNATURE) fail(`${where}: no local header at byte ${localAt}`);
-    const dataStart = localAt + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-    if (dataStart + size > fileSize) {
-      fail(`${where} declares ${size} bytes at byte ${dataStart}, past the end of the file (${fileSize} bytes)`);
+    // The local header's own length is known only when it is read (entryStart); this bound needs none.
+    if (localAt + 30 + size > fileSize) {
+      fail(`${where} declares ${size} bytes at byte ${localAt}, past the end of the file (${fileSize} bytes)`);
     }
-    entries.set(name, { name, dataStart, size });
+    entries.set(name, { name, localAt, size });
     at = end;
   }
   return entries;
+}
+
+/**
+ * The file position of an entry's first byte, from its local header. Read only for the entries a
+ * caller opens, so that a directory of a million entries costs one read, not a million.
+ */
+export function entryStart(fd: number, fileSize: number, entry: ZipEntry, fail: ZipFail): number {
+  const where = `zip entry ${JSON.stringify(entry.name)}`;
+  const local = readAt(fd, entry.localAt, 30, fail);
+  if (local.readUInt32LE(0) !== LOCAL_SIGNATURE) fail(`${where}: no local header at byte ${entry.localAt}`);
+  const start = entry.localAt + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+  if (start + entry.size > fileSize) fail(`${where} declares ${entry.size} bytes at byte ${start}, past the end of the file (${fileSize} bytes)`);
+  return start;
 }

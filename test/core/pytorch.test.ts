@@ -11,7 +11,7 @@ import { PyTorchFile } from '../../core/pytorch.js';
 import { SafetensorsFile } from '../../core/safetensors.js';
 import { fixture } from '../backends.js';
 import { pickle, PROTO2, stateDict, tensor, writeCheckpoint, writeZip } from './torch-files.js';
-import { readZipIndex } from '../../core/zip.js';
+import { entryStart, readZipIndex } from '../../core/zip.js';
 
 const pt = (name: string) => fixture(`pt/${name}`);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ditto-pytorch-'));
@@ -75,9 +75,13 @@ test('zip64 records (archives past 4 GiB) are read', () => {
   // The entries of views.pt, re-zipped with every size and offset in zip64 fields.
   const source = pt('views.pt');
   const fd = fs.openSync(source, 'r');
-  const entries = [...readZipIndex(fd, fs.fstatSync(fd).size, (p) => { throw new Error(p); }).values()].map((e) => {
+  const size = fs.fstatSync(fd).size;
+  const fail = (p: string): never => {
+    throw new Error(p);
+  };
+  const entries = [...readZipIndex(fd, size, fail).values()].map((e) => {
     const data = Buffer.alloc(e.size);
-    fs.readSync(fd, data, 0, e.size, e.dataStart);
+    fs.readSync(fd, data, 0, e.size, entryStart(fd, size, e, fail));
     return { name: e.name, data };
   });
   fs.closeSync(fd);
