@@ -79,4 +79,16 @@ export interface Backend {
   patchify(x: Tensor, p: number): Tensor;
   /** Inverse layout of DiT's unpatchify: x [N, T, p*p*C] read as (py, px, c) -> [N, C, h*p, w*p]. */
   unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor;
+  /**
+   * 2-D convolution, stride 1, `padding` zeros on every side (PyTorch's Conv2d): x [N, C, H, W],
+   * w [O, C, kh, kw], bias [O] -> [N, O, H + 2p - kh + 1, W + 2p - kw + 1].
+   */
+  conv2d(x: Tensor, w: Tensor, bias: Tensor | null, padding: number): Tensor;
+  /**
+   * GroupNorm over x [N, C, ...]: the C channels in `groups` consecutive groups, each normalised over
+   * its channels and all positions (biased variance), then y * weight[c] + bias[c], then SiLU if `silu`.
+   */
+  groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor, bias: Tensor, silu: boolean): Tensor;
+  /** Nearest-neighbour upsampling by 2: x [N, C, H, W] -> [N, C, 2H, 2W], out[.., y, x] = x[.., y/2, x/2]. */
+  upsampleNearest2x(x: Tensor): Tensor;
 }

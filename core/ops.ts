@@ -201,3 +201,42 @@ export function unpatchify(x: Tensor, p: number, channels: number, h: number, w:
   }
   return x.backend.unpatchify(x, p, channels, h, w);
 }
+
+/**
+ * PyTorch's Conv2d with stride 1: x [N, C, H, W], w [O, C, kh, kw], bias [O], `padding` zeros on
+ * every side -> [N, O, H + 2p - kh + 1, W + 2p - kw + 1].
+ */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null, padding: number): Tensor {
+  requireF32('conv2d', x, w, ...(bias ? [bias] : []));
+  requireSameBackend('conv2d', bias ? [x, w, bias] : [x, w]);
+  if (x.rank !== 4) fail('conv2d', `expected x [N, C, H, W], got ${shapeString(x.shape)}`);
+  if (w.rank !== 4 || w.shape[1] !== x.shape[1]) fail('conv2d', `weight ${shapeString(w.shape)} does not take inputs ${shapeString(x.shape)}: expected [O, ${x.shape[1]}, kh, kw]`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== w.shape[0])) fail('conv2d', `bias ${shapeString(bias.shape)} does not fit weight ${shapeString(w.shape)}`);
+  if (!Number.isInteger(padding) || padding < 0) fail('conv2d', `padding must be a non-negative integer, got ${padding}`);
+  const [, , h, wd] = x.shape, [, , kh, kw] = w.shape;
+  if (kh < 1 || kw < 1 || h + 2 * padding < kh || wd + 2 * padding < kw) {
+    fail('conv2d', `a ${kh}x${kw} kernel with padding ${padding} does not fit a ${h}x${wd} input`);
+  }
+  return x.backend.conv2d(x, w, bias, padding);
+}
+
+/**
+ * PyTorch's GroupNorm(groups, C, eps) over x [N, C, ...] with its affine weight and bias [C],
+ * followed by SiLU when `silu` is set (a ResNet block's norm-then-activation, in one pass).
+ */
+export function groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor, bias: Tensor, silu = false): Tensor {
+  requireF32('groupNorm', x, weight, bias);
+  requireSameBackend('groupNorm', [x, weight, bias]);
+  if (x.rank < 2) fail('groupNorm', `expected x [N, C, ...], got ${shapeString(x.shape)}`);
+  const c = x.shape[1];
+  if (!Number.isInteger(groups) || groups < 1 || c % groups !== 0) fail('groupNorm', `${c} channels do not split into ${groups} groups`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) fail('groupNorm', `eps must be a finite non-negative number, got ${eps}`);
+  for (const p of [weight, bias]) if (p.rank !== 1 || p.shape[0] !== c) fail('groupNorm', `affine parameter ${shapeString(p.shape)} does not fit ${c} channels`);
+  return x.backend.groupNorm(x, groups, eps, weight, bias, silu);
+}
+
+/** Nearest-neighbour upsampling by 2 (torch's interpolate(scale_factor=2, mode="nearest")): [N, C, H, W] -> [N, C, 2H, 2W]. */
+export function upsampleNearest2x(x: Tensor): Tensor {
+  if (x.rank !== 4) fail('upsampleNearest2x', `expected x [N, C, H, W], got ${shapeString(x.shape)}`);
+  return x.backend.upsampleNearest2x(x);
+}

@@ -58,3 +58,47 @@ export function refAttention(q: Float32Array, k: Float32Array, v: Float32Array, 
   }
   return o;
 }
+
+/** PyTorch's Conv2d, stride 1, zero padding p: x [N, C, H, W], w [O, C, kh, kw] -> [N, O, oh, ow]. */
+export function refConv2d(
+  x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null,
+  [n, c, h, wd]: number[], [o, , kh, kw]: number[], p: number,
+): Float64Array {
+  const oh = h + 2 * p - kh + 1, ow = wd + 2 * p - kw + 1;
+  const y = new Float64Array(n * o * oh * ow);
+  for (let i = 0; i < n; i++)
+    for (let oc = 0; oc < o; oc++)
+      for (let oy = 0; oy < oh; oy++)
+        for (let ox = 0; ox < ow; ox++) {
+          let s = b ? b[oc] : 0;
+          for (let ic = 0; ic < c; ic++)
+            for (let ky = 0; ky < kh; ky++)
+              for (let kx = 0; kx < kw; kx++) {
+                const iy = oy + ky - p, ix = ox + kx - p;
+                if (iy < 0 || iy >= h || ix < 0 || ix >= wd) continue;
+                s += x[((i * c + ic) * h + iy) * wd + ix] * w[((oc * c + ic) * kh + ky) * kw + kx];
+              }
+          y[((i * o + oc) * oh + oy) * ow + ox] = s;
+        }
+  return y;
+}
+
+/** PyTorch's GroupNorm over x [N, C, S] with affine weight and bias [C], then SiLU if asked. */
+export function refGroupNorm(
+  x: ArrayLike<number>, n: number, c: number, s: number, groups: number, eps: number,
+  weight: ArrayLike<number>, bias: ArrayLike<number>, silu = false,
+): Float64Array {
+  const y = new Float64Array(n * c * s);
+  const per = c / groups, size = per * s;
+  for (let g = 0; g < n * groups; g++) {
+    const run = Array.from({ length: size }, (_, i) => x[g * size + i]);
+    const mean = run.reduce((a, v) => a + v, 0) / size;
+    const variance = run.reduce((a, v) => a + (v - mean) ** 2, 0) / size;
+    for (let i = 0; i < size; i++) {
+      const ch = (g % groups) * per + Math.floor(i / s);
+      const v = ((run[i] - mean) / Math.sqrt(variance + eps)) * weight[ch] + bias[ch];
+      y[g * size + i] = silu ? refSilu(v) : v;
+    }
+  }
+  return y;
+}

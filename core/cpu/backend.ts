@@ -5,6 +5,7 @@
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
+import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/conv.js';
 import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
 import { ThreadPool } from './threads.js';
@@ -188,6 +189,31 @@ export class CpuBackend implements Backend {
     const n = x.shape[0];
     const out = this.empty([n, channels, h * p, w * p]);
     layout.unpatchify(f32(x), n, channels, h, w, p, f32(out));
+    return out;
+  }
+
+  conv2d(x: Tensor, w: Tensor, bias: Tensor | null, padding: number): Tensor {
+    const [n, channels, height, width] = x.shape;
+    const [outChannels, , kernelH, kernelW] = w.shape;
+    const { oh, ow } = convOutputSize({ height, width, kernelH, kernelW, padding });
+    const y = this.empty([n, outChannels, oh, ow]);
+    const args: Conv2dArgs = { x: f32(x), w: f32(w), bias: bias && f32(bias), y: f32(y), channels, height, width, outChannels, kernelH, kernelW, padding };
+    // One work item per image and block of output pixels (see kernels/cpu/conv.ts).
+    this.pool.run('conv2d', args, n * Math.ceil((oh * ow) / CONV_BLOCK));
+    return y;
+  }
+
+  groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor, bias: Tensor, silu: boolean): Tensor {
+    const out = this.empty(x.shape);
+    const [n, channels] = x.shape;
+    elementwise.groupNorm(f32(x), f32(out), n, channels, x.size / Math.max(1, n * channels), groups, eps, f32(weight), f32(bias), silu);
+    return out;
+  }
+
+  upsampleNearest2x(x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    const out = this.empty([n, c, 2 * h, 2 * w], x.dtype);
+    layout.upsampleNearest2x(raw(x), n * c, h, w, raw(out));
     return out;
   }
 }

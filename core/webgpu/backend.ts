@@ -20,9 +20,10 @@ import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attention.js';
 import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
+import { groupNormKernel } from '../../kernels/webgpu/groupnorm.js';
 import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
 import { layerNormKernel } from '../../kernels/webgpu/layernorm.js';
-import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel } from '../../kernels/webgpu/layout.js';
+import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel, upsampleNearest2xKernel } from '../../kernels/webgpu/layout.js';
 import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/webgpu/matmul.js';
 import { nonFiniteKernel } from '../../kernels/webgpu/nonfinite.js';
 import { softmaxKernel } from '../../kernels/webgpu/softmax.js';
@@ -276,7 +277,7 @@ export class WebGpuBackend implements Backend {
 
   private matmulKernel(problem: MatmulProblem): Kernel {
     let path = this.overrides.matmul ?? chooseMatmulPath(problem, this.caps);
-    if (path === 'smallM' && (problem.m > SMALL_M || problem.batch !== 1 || problem.bLayout !== 'nk')) path = chooseMatmulPath(problem, this.caps);
+    if (path === 'smallM' && (problem.m > SMALL_M || problem.batch !== 1 || problem.bLayout !== 'nk' || problem.conv)) path = chooseMatmulPath(problem, this.caps);
     return matmulKernel(problem, this.caps, { path, tiled: this.overrides.tiled, subgroup: this.overrides.subgroup });
   }
 
@@ -378,6 +379,28 @@ export class WebGpuBackend implements Backend {
   unpatchify(x: Tensor, p: number, channels: number, h: number, w: number): Tensor {
     const n = x.shape[0];
     return this.run(unpatchifyKernel(n, channels, h, w, p, this.caps), [x], [n, channels, h * p, w * p]);
+  }
+
+  /** The matmul kernels with A read as im2col(x): an implicit GEMM (kernels/webgpu/matmul.ts). */
+  conv2d(x: Tensor, w: Tensor, bias: Tensor | null, padding: number): Tensor {
+    const [n, channels, height, width] = x.shape;
+    const [o, , kernelH, kernelW] = w.shape;
+    const oh = height + 2 * padding - kernelH + 1, ow = width + 2 * padding - kernelW + 1;
+    const problem: MatmulProblem = {
+      batch: n, m: oh * ow, n: o, k: channels * kernelH * kernelW, bLayout: 'nk', bBatched: false, bias: bias !== null, act: 'none', alpha: 1,
+      conv: { channels, height, width, kernelH, kernelW, padding },
+    };
+    return this.run(this.matmulKernel(problem), bias ? [x, w, bias] : [x, w], [n, o, oh, ow]);
+  }
+
+  groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor, bias: Tensor, silu: boolean): Tensor {
+    const [n, channels] = x.shape;
+    return this.run(groupNormKernel(n, channels, x.size / Math.max(1, n * channels), groups, eps, silu, this.caps), [x, weight, bias], x.shape);
+  }
+
+  upsampleNearest2x(x: Tensor): Tensor {
+    const [n, c, h, w] = x.shape;
+    return this.run(upsampleNearest2xKernel(n * c, h, w, this.caps), [x], [n, c, 2 * h, 2 * w], x.dtype);
   }
 
   // ---------------------------------------------------------------------------------------------

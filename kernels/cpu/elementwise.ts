@@ -88,6 +88,39 @@ export function layerNorm(
   }
 }
 
+/**
+ * GroupNorm of `images` images of [C, spatial]: each group of C / groups consecutive channels is one
+ * contiguous run of values, normalised by its mean and biased variance (two passes, in float64), then
+ * scaled and shifted per channel, then SiLU if asked.
+ */
+export function groupNorm(
+  x: Float32Array, out: Float32Array, images: number, channels: number, spatial: number, groups: number, eps: number,
+  weight: Float32Array, bias: Float32Array, applySilu: boolean,
+): void {
+  const perGroup = channels / groups, size = perGroup * spatial;
+  for (let g = 0; g < images * groups; g++) {
+    const o = g * size;
+    let mean = 0;
+    for (let i = 0; i < size; i++) mean += x[o + i];
+    mean /= size;
+    let variance = 0;
+    for (let i = 0; i < size; i++) {
+      const d = x[o + i] - mean;
+      variance += d * d;
+    }
+    const inv = 1 / Math.sqrt(variance / size + eps);
+    for (let cc = 0; cc < perGroup; cc++) {
+      const c = (g % groups) * perGroup + cc;
+      const a = weight[c] * inv, b = bias[c];
+      const start = o + cc * spatial;
+      for (let i = start; i < start + spatial; i++) {
+        const v = (x[i] - mean) * a + b;
+        out[i] = applySilu ? silu(v) : v;
+      }
+    }
+  }
+}
+
 /** out = x + gate[b] * y over [B, T, D], gate [B, D]. */
 export function gatedResidual(x: Float32Array, gate: Float32Array, y: Float32Array, out: Float32Array, tokens: number, dim: number): void {
   for (let i = 0; i < x.length; i++) {

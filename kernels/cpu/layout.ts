@@ -1,4 +1,5 @@
-// The CPU's data-movement ops: permute, slice, concat, embedding lookup, and DiT's patch layouts.
+// The CPU's data-movement ops: permute, slice, concat, embedding lookup, DiT's patch layouts and
+// nearest-neighbour upsampling.
 // They copy; none computes. Written over generic typed arrays so i32 tensors move the same way.
 
 import type { Shape } from '../../core/shape.js';
@@ -83,6 +84,17 @@ export function unpatchify(x: Float32Array, n: number, c: number, gh: number, gw
           }
         }
       }
+    }
+  }
+}
+
+/** planes of h x w -> planes of 2h x 2w, each value copied into a 2x2 square (nearest neighbour). */
+export function upsampleNearest2x(x: Data, planes: number, h: number, w: number, out: Data): void {
+  let dst = 0;
+  for (let p = 0; p < planes; p++) {
+    for (let oy = 0; oy < 2 * h; oy++) {
+      const row = (p * h + (oy >> 1)) * w;
+      for (let ox = 0; ox < 2 * w; ox++) out[dst++] = x[row + (ox >> 1)];
     }
   }
 }

@@ -1,4 +1,5 @@
-// Data-movement kernels: permute, slice, concat, embedding lookup, and DiT's patchify / unpatchify.
+// Data-movement kernels: permute, slice, concat, embedding lookup, DiT's patchify / unpatchify, and
+// nearest-neighbour upsampling.
 // They mirror kernels/cpu/layout.ts element for element; none computes anything.
 //
 // Every kernel here moves 32-bit words (array<u32>), never looking at their meaning, so one kernel
@@ -15,6 +16,7 @@
 // - boxCopy: copies an [outer, len, inner] box between two [outer, *, inner] tensors at given offsets
 //   along the middle axis: slice (read at `start`) and each piece of a concat (write at its offset).
 // - embedding: a gather through the ids.
+// - upsampleNearest2x: a gather of out[.., y, x] from x[.., y/2, x/2].
 
 import { mapKernel, u32, type Kernel, type KernelCaps } from './kernel.js';
 import type { Shape } from '../../core/shape.js';
@@ -128,4 +130,11 @@ export function patchifyKernel(n: number, c: number, h: number, w: number, p: nu
  */
 export function unpatchifyKernel(n: number, c: number, gh: number, gw: number, p: number, caps: KernelCaps): Kernel {
   return permuteKernel([n, gh, gw, p, p, c], [0, 5, 1, 3, 2, 4], caps);
+}
+
+/** planes of h x w -> planes of 2h x 2w: out[p, y, x] = x[p, y / 2, x / 2] (nearest neighbour). */
+export function upsampleNearest2xKernel(planes: number, h: number, w: number, caps: KernelCaps): Kernel {
+  const oy = `((i / ${u32(2 * w)}) % ${u32(2 * h)}) / 2u`;
+  const src = `(i / ${u32(4 * h * w)}) * ${u32(h * w)} + ${oy} * ${u32(w)} + (i % ${u32(2 * w)}) / 2u`;
+  return mapKernel(`upsample2x|${planes}x${h}x${w}`, planes * 4 * h * w, [{ name: 'x', index: src, type: 'u32' }], 'x_v', caps, { outType: 'u32' });
 }

@@ -33,6 +33,17 @@
 // columns for all M rows: invocation t multiplies the vec4s t, t+64, ... of K for each row and column
 // (4M partial sums in registers), the partials go to workgroup memory, and after one barrier 4M
 // invocations each add up one output's 64 partials and apply the epilogue. Every weight is read once.
+//
+// Convolution (implicit GEMM). A stride-1 conv2d is this matmul with M = output pixels of one image,
+// N = output channels, K = C * kh * kw, batch = images: B is the weight [O, C, kh, kw], whose rows are
+// already [N, K] ('nk') in (c, ky, kx) order, and A[m][k] is the input value that output pixel m meets
+// at weight element k (0 in the padding), the "im2col" matrix. A is never materialised (9x the input
+// for a 3x3 kernel): where the 'tiled' and 'subgroup' kernels load an element of A, a conv problem
+// computes its address instead (`im2col` below: a division of k by the constant kh * kw, a bounds test
+// against the padding), and C, [M, N] per image, is stored transposed, as NCHW [N, M]. Everything else
+// (blocking, registers, subgroup broadcasts, bias epilogue) is the matmul's, unchanged. A's elements
+// are gathered one by one rather than as vec4s along K, so a conv does more loads per FMA than a
+// Linear of the same size; the weights still come in vec4s.
 
 import type { Activation } from '../../core/backend.js';
 import { ACTIVATIONS_WGSL } from './activations.js';
@@ -51,6 +62,18 @@ export interface MatmulProblem {
   act: Activation;
   /** Scales A·B before the bias (1 for a linear layer, head_dim^-0.5 for attention scores). */
   alpha: number;
+  /** Set for a convolution (see the header): A is the im2col of x [batch, C, H, W], C is stored [batch, N, M]. */
+  conv?: ConvGeometry;
+}
+
+/** A stride-1 convolution's input and kernel: its output is outH x outW with outH * outW = M. */
+export interface ConvGeometry {
+  channels: number;
+  height: number;
+  width: number;
+  kernelH: number;
+  kernelW: number;
+  padding: number;
 }
 
 export type MatmulPath = 'tiled' | 'subgroup' | 'smallM';
@@ -87,7 +110,7 @@ export function matmulFlops(p: MatmulProblem): number {
 
 /** The kernel a problem gets by default on an adapter with these caps. */
 export function chooseMatmulPath(p: MatmulProblem, caps: KernelCaps): MatmulPath {
-  if (p.m <= SMALL_M && p.bLayout === 'nk' && p.batch === 1) return 'smallM';
+  if (p.m <= SMALL_M && p.bLayout === 'nk' && p.batch === 1 && !p.conv) return 'smallM';
   if (caps.emulated && caps.subgroupSize) return 'subgroup';
   return 'tiled';
 }
@@ -101,7 +124,32 @@ export function matmulKernel(p: MatmulProblem, caps: KernelCaps, opts: MatmulOpt
 }
 
 function problemKey(p: MatmulProblem): string {
-  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+batched' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}`;
+  const c = p.conv;
+  const conv = c ? `|conv ${c.channels}x${c.height}x${c.width} k${c.kernelH}x${c.kernelW} p${c.padding}` : '';
+  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+batched' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}${conv}`;
+}
+
+/**
+ * WGSL for `fn im2col(base: u32, m: u32, k: u32) -> f32`: A[m][k] of a convolution, read from the
+ * image of binding `a` that starts at `base`. Pixel m is (m / outW, m % outW) and k is (c, ky, kx); the
+ * input row is oy + ky - padding, computed in u32 so that a row above the image wraps to a huge value
+ * and fails the same `< H` test as a row below it. Without padding every tap is inside the image and
+ * no test is generated; a 1x1 kernel reads x[k][m] directly.
+ */
+function im2colFn(c: ConvGeometry): string {
+  const { height: H, width: W, kernelH: KH, kernelW: KW, padding: P } = c;
+  const outW = W + 2 * P - KW + 1;
+  const HW = u32(H * W);
+  if (KH === 1 && KW === 1 && P === 0) return `fn im2col(base: u32, m: u32, k: u32) -> f32 { return a[base + k * ${HW} + m]; }`;
+  const taps = KH * KW;
+  const at = `base + (k / ${u32(taps)}) * ${HW}`;
+  return `fn im2col(base: u32, m: u32, k: u32) -> f32 {
+  let t = k % ${u32(taps)};
+  let iy = m / ${u32(outW)} + t / ${u32(KW)}${P ? ` - ${u32(P)}` : ''};
+  let ix = m % ${u32(outW)} + t % ${u32(KW)}${P ? ` - ${u32(P)}` : ''};
+  ${P ? `let inside = iy < ${u32(H)} && ix < ${u32(W)};
+  return select(0.0f, a[${at} + select(0u, iy * ${u32(W)} + ix, inside)], inside);` : `return a[${at} + iy * ${u32(W)} + ix];`}
+}`;
 }
 
 /** The epilogue applied to a scalar or vec4 accumulator expression `v` with bias `b` (or null). */
@@ -118,6 +166,13 @@ const activations = (p: MatmulProblem): string => (p.act === 'none' ? '' : ACTIV
 /** `a && b` of the conditions that are not empty, or '' if none. */
 const all = (...conds: string[]): string => conds.filter(Boolean).join(' && ');
 
+/** Elements from one batch entry of A to the next: a conv steps from image to image of x. */
+const aStride = (p: MatmulProblem): number => (p.conv ? p.conv.channels * p.conv.height * p.conv.width : p.m * p.k);
+
+/** The index in `out` of C[row][col] (WGSL expressions): row-major, or column-major (NCHW) for a conv. */
+const cIndex = (p: MatmulProblem, row: string, col: string): string =>
+  p.conv ? `cBase + (${col}) * ${u32(p.m)} + ${row}` : `cBase + (${row}) * ${u32(p.n)} + ${col}`;
+
 // ---------------------------------------------------------------------------------------------
 // 'tiled'
 
@@ -126,10 +181,12 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
   const { bm: BM, bn: BN, bk: BK, tm: TM, tn: TN } = t;
   if (BM % TM || BN % TN || TN % 4 || BK % 4) throw new Error(`bad matmul tiling ${JSON.stringify(t)}`);
   const TX = BN / TN, TY = BM / TM, THREADS = TX * TY;
-  // vec4 access along K for A (and B as [N,K]); along N for B as [K,N] and for C.
-  const aVec = K % 4 === 0;
-  const bVec = p.bLayout === 'nk' ? aVec : N % 4 === 0;
-  const cVec = N % 4 === 0;
+  // vec4 access along K for A (and B as [N,K]); along N for B as [K,N] and for C. A conv gathers A
+  // one element at a time, and stores C transposed, where vec4s of C would run along N.
+  const kVec = K % 4 === 0;
+  const aVec = kVec && !p.conv;
+  const bVec = p.bLayout === 'nk' ? kVec : N % 4 === 0;
+  const cVec = N % 4 === 0 && !p.conv;
   const edgeM = M % BM !== 0, edgeN = N % BN !== 0, edgeK = K % BK !== 0;
   const vt = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 
@@ -171,6 +228,22 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
     }`;
   };
 
+  /**
+   * A of a conv, each element computed by im2col. Consecutive invocations take consecutive pixels
+   * (neighbours in memory, mostly) and write consecutive workgroup-memory words. Rows past M are
+   * clamped (never stored); columns past K are zeros.
+   */
+  const loadIm2col = (): string => {
+    const read = `im2col(aBase, min(tileRow + r, ${u32(M - 1)}), ${edgeK ? `min(k, ${u32(K - 1)})` : 'k'})`;
+    return `
+    for (var e = tid; e < ${u32(BM * BK)}; e += ${u32(THREADS)}) {
+      let r = e % ${u32(BM)};
+      let kk = e / ${u32(BM)};
+      let k = k0 + kk;
+      As[kk * ${u32(BM)} + r] = ${edgeK ? `select(0.0f, ${read}, k < ${u32(K)})` : read};
+    }`;
+  };
+
   // The register block: acc_r_c holds C[row0 + r][col0 + 4c .. 4c+3].
   const accs: string[] = [];
   const inner: string[] = [];
@@ -194,7 +267,7 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
         for (let j = 0; j < 4; j++) {
           const v = epilogue(p, `acc_${r}_${c}[${j}]`, p.bias ? `bias[${col} + ${j}u]` : null, false);
           const check = all(edgeM ? `${row} < ${u32(M)}` : '', edgeN ? `${col} + ${j}u < ${u32(N)}` : '');
-          stores.push(`${check ? `if (${check}) ` : ''}{ out[cBase + (${row}) * ${u32(N)} + ${col} + ${j}u] = ${v}; }`);
+          stores.push(`${check ? `if (${check}) ` : ''}{ out[${cIndex(p, row, `${col} + ${j}u`)}] = ${v}; }`);
         }
       }
     }
@@ -209,6 +282,7 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
 ${p.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${vt(cVec)}>;` : ''}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<${vt(cVec)}>;
 ${activations(p)}
+${p.conv ? im2colFn(p.conv) : ''}
 
 // One step of K of the A and B tiles, k-major: As[k * BM + m] = A[tileRow + m][k0 + k].
 var<workgroup> As: array<f32, ${BK * BM}>;
@@ -221,12 +295,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let tid = ty * ${u32(TX)} + tx;
   let tileRow = wid.y * ${u32(BM)};
   let tileCol = wid.x * ${u32(BN)};
-  let aBase = wid.z * ${u32(M * K)};
+  let aBase = wid.z * ${u32(aStride(p))};
   let bBase = ${p.bBatched ? `wid.z * ${u32(N * K)}` : '0u'};
   let cBase = wid.z * ${u32(M * N)};
   ${accs.join('\n  ')}
 
-  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(BK)}) {${loadKMajor('As', 'a', 'aBase', BM, 'tileRow', M, edgeM, aVec)}${
+  for (var k0 = 0u; k0 < ${u32(K)}; k0 += ${u32(BK)}) {${p.conv ? loadIm2col() : loadKMajor('As', 'a', 'aBase', BM, 'tileRow', M, edgeM, aVec)}${
       p.bLayout === 'nk' ? loadKMajor('Bs', 'b', 'bBase', BN, 'tileCol', N, edgeN, bVec) : loadNMajor()}
     workgroupBarrier();
     for (var kk = 0u; kk < ${u32(BK)}; kk++) {
@@ -262,13 +336,19 @@ function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupCon
 
   // Where each lane's rows of A and columns of B start (clamped: edge lanes load valid data and never store).
   const setup: string[] = [];
-  for (let s = 0; s < TM / S; s++) setup.push(`let aRow${s} = aBase + min(row0 + ${s * S}u + lane, ${u32(M - 1)}) * ${u32(K)};`);
+  for (let s = 0; s < TM / S; s++) {
+    const row = `min(row0 + ${s * S}u + lane, ${u32(M - 1)})`;
+    setup.push(p.conv ? `let m${s} = ${row};` : `let aRow${s} = aBase + ${row} * ${u32(K)};`);
+  }
   for (let j = 0; j < TN; j++) {
     const col = `min(col0 + ${j * S}u + lane, ${u32(N - 1)})`;
     setup.push(p.bLayout === 'nk' ? `let bRow${j} = bBase + ${col} * ${u32(K)};` : `let bCol${j} = bBase + ${col};`);
   }
   const step: string[] = [];
-  for (let s = 0; s < TM / S; s++) step.push(V === 4 ? `let as${s} = a[(aRow${s} + k) / 4u];` : `let as${s} = a[aRow${s} + k];`);
+  for (let s = 0; s < TM / S; s++) {
+    if (p.conv) step.push(V === 4 ? `let as${s} = vec4<f32>(${[0, 1, 2, 3].map((i) => `im2col(aBase, m${s}, k + ${i}u)`).join(', ')});` : `let as${s} = im2col(aBase, m${s}, k);`);
+    else step.push(V === 4 ? `let as${s} = a[(aRow${s} + k) / 4u];` : `let as${s} = a[aRow${s} + k];`);
+  }
   for (let j = 0; j < TN; j++) {
     if (p.bLayout === 'nk') step.push(V === 4 ? `let b${j} = b[(bRow${j} + k) / 4u];` : `let b${j} = b[bRow${j} + k];`);
     else if (V === 4) step.push(`let b${j} = vec4<f32>(${[0, 1, 2, 3].map((i) => `b[bCol${j} + (k + ${i}u) * ${u32(N)}]`).join(', ')});`);
@@ -288,7 +368,7 @@ function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupCon
     let col = ${col};
     ${p.bias ? `let bj = bias[min(col, ${u32(N - 1)})];` : ''}
     for (var i = 0u; i < rows; i++) {
-      ${N % (S * TN) ? `if (col < ${u32(N)}) ` : ''}{ out[cBase + (row0 + i) * ${u32(N)} + col] = ${epilogue(p, `acc[i * ${u32(TN)} + ${j}u]`, p.bias ? 'bj' : null, false)}; }
+      ${N % (S * TN) ? `if (col < ${u32(N)}) ` : ''}{ out[${cIndex(p, 'row0 + i', 'col')}] = ${epilogue(p, `acc[i * ${u32(TN)} + ${j}u]`, p.bias ? 'bj' : null, false)}; }
     }
   }`);
   }
@@ -297,18 +377,19 @@ function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupCon
     key: `matmul.subgroup|${problemKey(p)}|${S}:${TM}x${TN}`,
     grid: [ceilDiv(N, S * TN), ceilDiv(M, TM), p.batch],
     wgsl: () => /* wgsl */ `enable subgroups;
-@group(0) @binding(0) var<storage, read> a: array<${vt}>;
+@group(0) @binding(0) var<storage, read> a: array<${p.conv ? 'f32' : vt}>;
 @group(0) @binding(1) var<storage, read> b: array<${p.bLayout === 'nk' ? vt : 'f32'}>;
 ${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
 @group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
 ${activations(p)}
+${p.conv ? im2colFn(p.conv) : ''}
 
 // One workgroup = one subgroup: lane l computes rows row0..row0+${TM - 1} of columns col0 + l + ${S}j, j < ${TN}.
 @compute @workgroup_size(${S})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = wid.y * ${u32(TM)};
   let col0 = wid.x * ${u32(S * TN)};
-  let aBase = wid.z * ${u32(M * K)};
+  let aBase = wid.z * ${u32(aStride(p))};
   let bBase = ${p.bBatched ? `wid.z * ${u32(N * K)}` : '0u'};
   let cBase = wid.z * ${u32(M * N)};
   ${setup.join('\n  ')}
@@ -328,7 +409,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) 
 
 function smallMKernel(p: MatmulProblem, caps: KernelCaps): Kernel {
   const { m: M, n: N, k: K } = p;
-  if (p.bLayout !== 'nk' || p.batch !== 1) throw new Error('the small-M matmul takes one [M,K]·[N,K]^T product');
+  if (p.bLayout !== 'nk' || p.batch !== 1 || p.conv) throw new Error('the small-M matmul takes one [M,K]·[N,K]^T product');
   const W = 64, COLS = 4;
   const vec = K % 4 === 0;
   const K4 = vec ? K / 4 : K; // elements (vec4 or scalar) along K

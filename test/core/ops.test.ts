@@ -7,7 +7,7 @@ import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
 import { testBackends } from '../backends.js';
 import { maxRelErr } from '../../core/accuracy.js';
-import { randn, refAttention, refGelu, refLinear, refSilu, refSoftmaxRow } from '../reference.js';
+import { randn, refAttention, refConv2d, refGelu, refGroupNorm, refLinear, refSilu, refSoftmaxRow } from '../reference.js';
 
 const backends = await testBackends();
 
@@ -189,6 +189,58 @@ for (const be of backends) {
               }
   });
 
+  // [x shape, w shape, padding]: 3x3 pad 1 and 1x1 pad 0 (the decoder's), no padding, a 3x5 kernel
+  // with padding 2, and 144 output pixels (more than one of the CPU's 64-pixel blocks).
+  const convs: [number[], number[], number][] = [
+    [[1, 3, 5, 7], [4, 3, 3, 3], 1], [[2, 5, 6, 4], [6, 5, 1, 1], 0], [[1, 2, 4, 4], [3, 2, 3, 3], 0],
+    [[2, 3, 4, 6], [5, 3, 3, 5], 2], [[1, 4, 12, 12], [9, 4, 3, 3], 1],
+  ];
+  for (const [xs, ws, p] of convs) {
+    test(name(`conv2d ${xs.join('x')} * ${ws.join('x')} padding ${p}`), async () => {
+      const x = randn(xs.reduce((a, d) => a * d), 1), w = randn(ws.reduce((a, d) => a * d), 2), b = randn(ws[0], 3);
+      const y = op.conv2d(up(x, xs), up(w, ws), up(b, [ws[0]]), p);
+      assert.equal(y.shape, [xs[0], ws[0], xs[2] + 2 * p - ws[2] + 1, xs[3] + 2 * p - ws[3] + 1]);
+      close(await values(y), refConv2d(x, w, b, xs, ws, p), 1e-5, 'with bias');
+      close(await values(op.conv2d(up(x, xs), up(w, ws), null, p)), refConv2d(x, w, null, xs, ws, p), 1e-5, 'without bias');
+    });
+  }
+
+  test(name('conv2d refuses what does not fit'), () => {
+    const x = up(randn(2 * 3 * 4 * 4, 1), [2, 3, 4, 4]);
+    assert.throws(() => op.conv2d(x, up(randn(2 * 2 * 9, 1), [2, 2, 3, 3]), null, 1), /weight \[2, 2, 3, 3\] does not take inputs \[2, 3, 4, 4\]/);
+    assert.throws(() => op.conv2d(x, up(randn(2 * 3 * 9, 1), [2, 3, 3, 3]), up([1], [1]), 1), /bias \[1\] does not fit/);
+    assert.throws(() => op.conv2d(x, up(randn(2 * 3 * 9, 1), [2, 3, 3, 3]), null, 0.5), /padding must be a non-negative integer/);
+    assert.throws(() => op.conv2d(x, up(randn(2 * 3 * 36, 1), [2, 3, 6, 6]), null, 0), /a 6x6 kernel with padding 0 does not fit a 4x4 input/);
+  });
+
+  // [N, C, spatial, groups, silu]: one channel per group, odd spatial sizes, and vec4-sized ones.
+  for (const [n, c, sp, groups, silu] of [[2, 6, [5], 3, false], [1, 4, [3, 3], 4, true], [2, 8, [4, 4], 4, true], [1, 64, [6, 10], 32, false]] as const) {
+    test(name(`groupNorm [${n}, ${c}, ${sp.join(', ')}] in ${groups} groups${silu ? ' + SiLU' : ''}`), async () => {
+      const s = sp.reduce((a, d) => a * d, 1);
+      // Far from zero mean: the variance must be taken around the mean.
+      const x = randn(n * c * s, c).map((v) => 2 * v + 30), wt = randn(c, 2), b = randn(c, 3);
+      const y = op.groupNorm(up(x, [n, c, ...sp]), groups, 1e-6, up(wt, [c]), up(b, [c]), silu);
+      assert.equal(y.shape, [n, c, ...sp]);
+      close(await values(y), refGroupNorm(x, n, c, s, groups, 1e-6, wt, b, silu), 1e-4, 'groupNorm');
+    });
+  }
+
+  test(name('groupNorm refuses channels that do not split into the groups'), () => {
+    const x = up(randn(12, 1), [1, 6, 2]);
+    assert.throws(() => op.groupNorm(x, 4, 1e-6, up(randn(6, 1), [6]), up(randn(6, 2), [6])), /6 channels do not split into 4 groups/);
+    assert.throws(() => op.groupNorm(x, 3, 1e-6, up(randn(4, 1), [4]), up(randn(6, 2), [6])), /affine parameter \[4\] does not fit 6 channels/);
+  });
+
+  test(name('upsampleNearest2x copies each value into a 2x2 square'), async () => {
+    const x = up(Array.from({ length: 2 * 2 * 3 }, (_, i) => i), [1, 2, 2, 3]);
+    const y = op.upsampleNearest2x(x);
+    assert.equal(y.shape, [1, 2, 4, 6]);
+    const expected: number[] = [];
+    for (let c = 0; c < 2; c++) for (let oy = 0; oy < 4; oy++) for (let ox = 0; ox < 6; ox++) expected.push(c * 6 + (oy >> 1) * 3 + (ox >> 1));
+    assert.equal(await values(y), expected);
+    assert.throws(() => op.upsampleNearest2x(up([1, 2], [1, 2])), /expected x \[N, C, H, W\]/);
+  });
+
   test(name('flagNonFinite sets bit j of flags[index] for each tensor j holding NaN or Inf'), async () => {
     const flags = be.upload(new Int32Array(6), [6], 'i32');
     // Finite extremes must not count: the largest f32, -0, a subnormal.
@@ -235,6 +287,9 @@ for (const be of backends) {
     await check(op.embedding(up([1, 2], [1, 2]), be.upload(new Int32Array(0), [0], 'i32')), [0, 2]);
     await check(op.patchify(up([], [0, 1, 4, 4]), 2), [0, 4, 4]);
     await check(op.unpatchify(up([], [0, 4, 4]), 2, 1, 2, 2), [0, 1, 4, 4]);
+    await check(op.conv2d(up([], [0, 2, 3, 3]), up(randn(36, 1), [2, 2, 3, 3]), up([1, 2], [2]), 1), [0, 2, 3, 3]);
+    await check(op.groupNorm(up([], [0, 4, 2, 2]), 2, 1e-6, up([1, 1, 1, 1], [4]), up([0, 0, 0, 0], [4]), true), [0, 4, 2, 2]);
+    await check(op.upsampleNearest2x(up([], [0, 1, 2, 2])), [0, 1, 4, 4]);
     const flags = be.upload(new Int32Array(1), [1], 'i32');
     op.flagNonFinite([e], flags, 0);
     assert.equal(await values(flags), [0]);

@@ -1,5 +1,5 @@
 // kernels/webgpu/layout.ts against the CPU backend, bit-exact: permute (with the dim merging), slice, concat,
-// embedding, patchify and unpatchify, on f32 and i32 tensors.
+// embedding, patchify and unpatchify, nearest-neighbour upsampling, on f32 and i32 tensors.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -62,6 +62,13 @@ if (pair) {
       await expectParity(pair, 'patchify', (x) => op.patchify(x, p), [rand([n, c, h, w], 1)], 0);
       const gh = h / p, gw = w / p;
       await expectParity(pair, 'unpatchify', (x) => op.unpatchify(x, p, c, gh, gw), [rand([n, gh * gw, p * p * c], 2)], 0);
+    });
+  }
+
+  for (const shape of [[1, 1, 1, 1], [2, 3, 5, 7], [1, 4, 8, 8]]) {
+    test(`upsampleNearest2x [${shape}], f32 and i32`, async () => {
+      await expectParity(pair, 'f32', (x) => op.upsampleNearest2x(x), [rand(shape, 1)], 0);
+      await expectParity(pair, 'i32', (x) => op.upsampleNearest2x(x), [ints(shape)], 0);
     });
   }
 }
