@@ -13,6 +13,7 @@ import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import type { SafeDType } from '../../core/safetensors.js';
 import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
+import { gib, MAX_TENSOR_BYTES, nameList, readWeight, WEIGHT_DTYPES } from '../weights.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
 import { FREQUENCY_SIZE } from './timestep.js';
 
@@ -68,25 +69,6 @@ export function expectedShapes(c: DiTConfig): Map<string, number[]> {
   return m;
 }
 
-/** Float dtypes ditto reads as weights, all widened (F64: rounded) to f32. */
-const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF16', 'F64']);
-
-/**
- * One tensor is read into one typed array (at most 4 GiB on Node 20) and bound as one GPU buffer (at
- * most 4 GiB on any adapter); the largest tensor of DiT-XL/2 takes 21 MB.
- */
-const MAX_TENSOR_BYTES = 2 ** 32;
-
-/** A list of names for a message: the first few, quoted (a name may hold any character), then "...". */
-function nameList(names: readonly string[]): string {
-  const shown = names.slice(0, 4).map((n) => JSON.stringify(n)).join(', ');
-  return names.length > 4 ? `${shown}, ...` : shown;
-}
-
-function gib(bytes: number): string {
-  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}
-
 /**
  * Checks a checkpoint's tensors against a config, from the header alone: every tensor the config
  * needs is there, nothing else is, each has its shape and a float dtype, and the weights fit in
@@ -132,27 +114,6 @@ export function checkTensors(file: string, tensors: ReadonlyMap<string, { shape:
   if (totalBytes > totalmem()) {
     throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
   }
-}
-
-/** A NaN or infinite weight poisons every output; it is refused with its position. */
-function checkFinite(file: string, name: string, dtype: SafeDType, shape: Shape, data: Float32Array): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (Number.isFinite(v)) continue;
-    const at = `[${unravel(i, shape).join(', ')}] (flat index ${i})`;
-    // F64 values beyond the f32 range round to infinity: the file may well hold a finite number there.
-    const what = dtype === 'F64' && !Number.isNaN(v) ? `a value beyond the f32 range at ${at}` : `${v} at ${at}`;
-    throw new UserError(`${file}: tensor "${name}" holds ${what}: weights must be finite; re-export the checkpoint`);
-  }
-}
-
-function unravel(index: number, shape: Shape): number[] {
-  const coords = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    coords[d] = index % shape[d];
-    index = Math.floor(index / shape[d]);
-  }
-  return coords;
 }
 
 export interface LoadedDiT {
@@ -207,16 +168,8 @@ export function loadDiT(path: string, backend: Backend, opts: { heads?: number }
   const uploaded: Tensor[] = [];
   try {
     const weights = buildWeights(config, (name, shape) => {
-      const info = file.tensors.get(name)!; // checkTensors has seen every name
-      let data: Float32Array;
-      try {
-        data = file.readF32(name);
-      } catch (e) {
-        if (e instanceof RangeError) throw new UserError(`${path}: not enough memory to read tensor "${name}" (${gib(numel(info.shape) * 4)} as f32)`);
-        throw e;
-      }
-      checkFinite(path, name, info.dtype, info.shape, data);
-      const tensor = backend.upload(data, shape, 'f32');
+      // checkTensors has seen every name.
+      const tensor = backend.upload(readWeight(file, name), shape, 'f32');
       uploaded.push(tensor);
       return tensor;
     });

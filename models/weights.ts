@@ -1,0 +1,62 @@
+// What the checkpoint loaders of every model (models/dit, models/vae) share: the dtypes read as weights,
+// the bound on one tensor, name lists for messages, and reading a tensor as finite f32. Every refusal
+// is one line naming the file and the tensor.
+
+import { UserError } from '../core/errors.js';
+import type { Checkpoint } from '../core/checkpoint.js';
+import type { SafeDType } from '../core/safetensors.js';
+import { numel, type Shape } from '../core/shape.js';
+
+/** Float dtypes read as weights, all widened (F64: rounded) to f32. */
+export const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/**
+ * One tensor is read into one typed array (at most 4 GiB on Node 20) and bound as one GPU buffer (at
+ * most 4 GiB on any adapter); the largest tensor of DiT-XL/2 takes 21 MB, of the SD VAE 9 MB.
+ */
+export const MAX_TENSOR_BYTES = 2 ** 32;
+
+/** A list of names for a message: the first few, quoted (a name may hold any character), then "...". */
+export function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, 4).map((n) => JSON.stringify(n)).join(', ');
+  return names.length > 4 ? `${shown}, ...` : shown;
+}
+
+export function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** A NaN or infinite weight poisons every output; it is refused with its position. */
+function checkFinite(file: string, name: string, dtype: SafeDType, shape: Shape, data: Float32Array): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (Number.isFinite(v)) continue;
+    const at = `[${unravel(i, shape).join(', ')}] (flat index ${i})`;
+    // F64 values beyond the f32 range round to infinity: the file may well hold a finite number there.
+    const what = dtype === 'F64' && !Number.isNaN(v) ? `a value beyond the f32 range at ${at}` : `${v} at ${at}`;
+    throw new UserError(`${file}: tensor "${name}" holds ${what}: weights must be finite; re-export the checkpoint`);
+  }
+}
+
+function unravel(index: number, shape: Shape): number[] {
+  const coords = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    coords[d] = index % shape[d];
+    index = Math.floor(index / shape[d]);
+  }
+  return coords;
+}
+
+/** Tensor `name` of an open checkpoint as f32, checked to be finite. */
+export function readWeight(file: Checkpoint, name: string): Float32Array {
+  const info = file.tensors.get(name)!;
+  let data: Float32Array;
+  try {
+    data = file.readF32(name);
+  } catch (e) {
+    if (e instanceof RangeError) throw new UserError(`${file.path}: not enough memory to read tensor "${name}" (${gib(numel(info.shape) * 4)} as f32)`);
+    throw e;
+  }
+  checkFinite(file.path, name, info.dtype, info.shape, data);
+  return data;
+}
