@@ -25,8 +25,10 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
            attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
            the DiT-S matmuls and the first attention shape), max error against the CPU result
-  models   whole full-size models on each backend and in PyTorch, in the same run: one DiT-XL/2
-           forward at 256x256 (batch 2, random weights made at run time; minutes on a CPU)
+  models   whole full-size models on each backend and in PyTorch, in the same run (random weights
+           made at run time; minutes on a CPU): one DiT-XL/2 forward at 256x256 (batch 2), and the
+           Stable Diffusion VAE decoding one 256x256 image (PyTorch runs the official latent-diffusion
+           Decoder from the checkout LDM_REPO names)
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from

@@ -1,11 +1,14 @@
 // What the checkpoint loaders of every model (models/dit, models/vae) share: the dtypes read as weights,
-// the bound on one tensor, name lists for messages, and reading a tensor as finite f32. Every refusal
+// the bound on one tensor, name lists for messages, reading a tensor as finite f32, and random weights
+// for benchmarks. Every refusal
 // is one line naming the file and the tensor.
 
-import { UserError } from '../core/errors.js';
+import type { Backend } from '../core/backend.js';
 import type { Checkpoint } from '../core/checkpoint.js';
+import { UserError } from '../core/errors.js';
 import type { SafeDType } from '../core/safetensors.js';
 import { numel, type Shape } from '../core/shape.js';
+import type { Tensor } from '../core/tensor.js';
 
 /** Float dtypes read as weights, all widened (F64: rounded) to f32. */
 export const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -59,4 +62,21 @@ export function readWeight(file: Checkpoint, name: string): Float32Array {
   }
   checkFinite(file.path, name, info.dtype, info.shape, data);
   return data;
+}
+
+/**
+ * A source of deterministic random weights for benchmarks, in the shape of a checkpoint reader: each
+ * call gives the next tensor, uniform in ±0.05 (values do not change the work, and this spread keeps
+ * activations finite through any depth). One seed, one sequence of tensors.
+ */
+export function randomWeightSource(backend: Backend, seed = 0): (name: string, shape: Shape) => Tensor {
+  let s = (seed * 2654435761 + 1) >>> 0;
+  return (_name, shape) => {
+    const data = new Float32Array(numel(shape));
+    for (let i = 0; i < data.length; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = (s / 4294967296 - 0.5) * 0.1;
+    }
+    return backend.upload(data, shape, 'f32');
+  };
 }

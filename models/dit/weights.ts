@@ -13,7 +13,7 @@ import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import type { SafeDType } from '../../core/safetensors.js';
 import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { gib, MAX_TENSOR_BYTES, nameList, readWeight, WEIGHT_DTYPES } from '../weights.js';
+import { gib, MAX_TENSOR_BYTES, nameList, randomWeightSource, readWeight, WEIGHT_DTYPES } from '../weights.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
 import { FREQUENCY_SIZE } from './timestep.js';
 
@@ -206,18 +206,7 @@ function buildWeights(config: DiTConfig, get: (name: string, shape: number[]) =>
   };
 }
 
-/**
- * Deterministic random weights of a config's shapes, for benchmarks: values do not change the work,
- * and a uniform spread of ±0.05 keeps activations finite through any depth.
- */
+/** Deterministic random weights of a config's shapes, for benchmarks (see randomWeightSource). */
 export function randomWeights(config: DiTConfig, backend: Backend, seed = 0): DiTWeights {
-  let s = (seed * 2654435761 + 1) >>> 0;
-  return buildWeights(config, (_name, shape) => {
-    const data = new Float32Array(shape.reduce((a, d) => a * d, 1));
-    for (let i = 0; i < data.length; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      data[i] = (s / 4294967296 - 0.5) * 0.1;
-    }
-    return backend.upload(data, shape, 'f32');
-  });
+  return buildWeights(config, randomWeightSource(backend, seed));
 }

@@ -12,7 +12,7 @@ import { openCheckpoint, type Checkpoint, type CheckpointTensor } from '../../co
 import { UserError } from '../../core/errors.js';
 import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { gib, MAX_TENSOR_BYTES, nameList, readWeight, WEIGHT_DTYPES } from '../weights.js';
+import { gib, MAX_TENSOR_BYTES, nameList, randomWeightSource, readWeight, WEIGHT_DTYPES } from '../weights.js';
 import { configFromShapes, expectedTensors, IGNORED_PREFIXES, namingOf, type ExpectedTensor, type Naming, type VaeConfig, type VaeLayout } from './config.js';
 
 /** A conv (weight [O, I, k, k]), a Linear (weight [O, I]) or a GroupNorm's affine parameters ([C] each). */
@@ -152,6 +152,11 @@ export function loadVae(path: string, backend: Backend): LoadedVae {
   } finally {
     file.close();
   }
+}
+
+/** Deterministic random weights of a config's shapes in the latent-diffusion layout, for benchmarks. */
+export function randomVaeWeights(config: VaeConfig, backend: Backend, seed = 0): VaeWeights {
+  return buildWeights(config, namingOf([]), randomWeightSource(backend, seed));
 }
 
 /** Assembles the weights from a source of named tensors, asked for in the order the decoder runs them. */
