@@ -38,8 +38,12 @@ export function autoBackend(adapter: { emulated: boolean } | null, batch: number
  * The backend for `choice`; `batch` is how many images a sampling command puts through the model at
  * once, which auto weighs on an emulated adapter. Without it (a single forward: compiling its kernels
  * would cost more than the CPU backend takes), auto keeps an emulated adapter for batches alone.
+ * `emulatedWins` says why work that is heavy whatever the batch (a VAE decode) takes an emulated
+ * adapter even for one image.
  */
-export async function createBackend(choice: BackendChoice, log: (line: string) => void = () => {}, opts: { batch?: number } = {}): Promise<Backend> {
+export async function createBackend(
+  choice: BackendChoice, log: (line: string) => void = () => {}, opts: { batch?: number; emulatedWins?: string } = {},
+): Promise<Backend> {
   if (choice === 'cpu') return new CpuBackend();
   const gpu = await createWebGpuBackend();
   if (choice === 'webgpu') {
@@ -47,8 +51,9 @@ export async function createBackend(choice: BackendChoice, log: (line: string) =
     return gpu.backend;
   }
   const batch = opts.batch ?? 1;
-  if (gpu.backend && autoBackend(gpu.backend.adapter, batch) === 'webgpu') {
-    const why = gpu.backend.adapter.emulated ? `: faster than the CPU backend from ${EMULATED_MIN_BATCH} images at once; --backend cpu forces the CPU` : '';
+  if (gpu.backend && (autoBackend(gpu.backend.adapter, batch) === 'webgpu' || opts.emulatedWins)) {
+    const reason = opts.emulatedWins ?? `faster than the CPU backend from ${EMULATED_MIN_BATCH} images at once`;
+    const why = gpu.backend.adapter.emulated ? `: ${reason}; --backend cpu forces the CPU` : '';
     log(`backend: webgpu (${gpu.backend.describe()}${why})`);
     return gpu.backend;
   }

@@ -12,6 +12,7 @@ import { fitCommand, fitUsage } from './fit.js';
 import { consoleIo, type CommandIo } from './flags.js';
 import { calibrateCommand, calibrateUsage } from './calibrate.js';
 import { convertCommand, convertUsage } from './convert.js';
+import { decodeCommand, decodeUsage } from './decode.js';
 import { demoCommand, demoUsage } from './demo.js';
 import { forwardCommand, forwardUsage } from './forward.js';
 import { sampleCommand, sampleUsage } from './sample.js';
@@ -22,6 +23,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   sample: { run: sampleCommand, usage: sampleUsage, summary: 'draw images from a class-conditional DiT, optionally with a forecasting cache' },
   forward: { run: forwardCommand, usage: forwardUsage, summary: 'one DiT forward pass from a file of inputs (check against PyTorch)' },
   convert: { run: convertCommand, usage: convertUsage, summary: 'a PyTorch .pt checkpoint to safetensors (read without running its pickle)' },
+  decode: { run: decodeCommand, usage: decodeUsage, summary: 'latents to images with a Stable Diffusion VAE decoder' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'roll a caching method (fora, taylorseer, foca, l2p) out over a saved trajectory' },
   calibrate: { run: calibrateCommand, usage: calibrateUsage, summary: 'sample full-compute trajectories and fit L2P for a model' },
   fit: { run: fitCommand, usage: fitUsage, summary: 'learn an L2P weight matrix from full-compute trajectories' },

@@ -12,7 +12,11 @@
 //   Attention: h = GroupNorm(x) as h*w tokens of C channels; x' = x + proj(softmax(q k^T / sqrt(C)) v).
 //
 // Every GroupNorm has 32 groups and eps 1e-6; those followed by SiLU take it in the same pass. The 1x1
-// convs of the attention run as Linear layers on the tokens (the same numbers, one permute each way).
+// convs of the attention run as Linear layers on the tokens (the same numbers, one permute each way),
+// and the attention itself as the official code computes it: the score matrix, its softmax, and a
+// product with v, per image. The fused attention kernel holds a query's row in registers, which at
+// C = 512 channels made lavapipe compile it for six minutes; here both products are Linear layers
+// (k, and v transposed, as the weights).
 
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
@@ -63,19 +67,27 @@ export class VaeDecoder {
 
   private attention(x: Tensor, a: AttentionWeights): Tensor {
     const [N, C, H, W] = x.shape;
-    const tokens = op.permute(norm(x, a.norm, false).reshape([N, C, H * W]), [0, 2, 1]);
-    const o = op.attention(linear(tokens, a.q), linear(tokens, a.k), linear(tokens, a.v), C ** -0.5);
+    const T = H * W;
+    const tokens = op.permute(norm(x, a.norm, false).reshape([N, C, T]), [0, 2, 1]);
+    const q = op.mul(linear(tokens, a.q), op.scalar(x, C ** -0.5)), k = linear(tokens, a.k), v = linear(tokens, a.v);
+    const image = (t: Tensor, i: number) => op.slice(t, 0, i, i + 1).reshape([T, C]);
+    const heads = Array.from({ length: N }, (_, i) => tidy(() => {
+      const p = op.softmax(op.linear(image(q, i), image(k, i)));
+      return op.linear(p, op.permute(image(v, i), [1, 0]));
+    }));
+    const o = op.concat(heads, 0).reshape([N, T, C]);
     return op.add(x, op.permute(linear(o, a.proj), [0, 2, 1]).reshape([N, C, H, W]));
   }
 }
 
 /**
- * Elements of the largest tensor one image of h x w latents makes in the decoder: a level's widest
- * block at the level's resolution, or the upsampled tensor it hands to the next level.
+ * Elements of the largest tensor one image of h x w latents makes in the decoder: the attention's
+ * scores (h*w)^2, a level's widest block at the level's resolution, or the upsampled tensor it hands
+ * to the next level.
  */
 export function largestPerImage(c: VaeConfig, h: number, w: number): number {
   const L = c.levelChannels.length;
-  let largest = Math.max(c.latentChannels, c.zChannels, c.levelChannels[L - 1]) * h * w;
+  let largest = Math.max(c.latentChannels, c.zChannels, c.levelChannels[L - 1], h * w) * h * w;
   for (let l = L - 1; l >= 0; l--) {
     const pixels = h * w * 4 ** (L - 1 - l);
     const input = c.levelChannels[Math.min(l + 1, L - 1)];

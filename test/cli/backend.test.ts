@@ -42,4 +42,12 @@ test('auto says in one line which backend it picked, and why', async () => {
   }
 });
 
+test('work that is heavy whatever the batch takes an emulated adapter for one image, and says why', async () => {
+  const lines: string[] = [];
+  const backend = await createBackend('auto', (l) => lines.push(l), { batch: 1, emulatedWins: 'a reason' });
+  assert.is(backend.name, gpu ? 'webgpu' : 'cpu');
+  if (gpu?.adapter.emulated) assert.match(lines[0], /^backend: webgpu \(.*: a reason; --backend cpu forces the CPU\)$/);
+  if (backend instanceof WebGpuBackend) backend.dispose();
+});
+
 test.run();
