@@ -22,7 +22,8 @@ Usage (/usr/bin/python3 with python3-torch 1.13):
     LDM_REPO=/tmp/ldm /usr/bin/python3 tools/make_vae_fixtures.py --full /tmp/vae-sd
         The Stable Diffusion decoder's config (ch 128, ch_mult (1, 2, 4, 4), 2 ResNet blocks, z 4) with
         seeded F32 weights in both layouts, and latents [1, 4, 4, 4] -> [1, 3, 32, 32]: /tmp/vae-sd.*,
-        about 200 MB per layout, not committed.
+        about 200 MB per layout, not committed. --latent-size 32 decodes [1, 4, 32, 32] -> 256x256
+        instead (about a minute of float64 PyTorch on 2 cores).
 
     /usr/bin/python3 tools/make_vae_fixtures.py --compare /tmp/vae-sd.expected.safetensors out.safetensors
         Prints max |images - expected| / max |expected| for ditto's output.
@@ -216,6 +217,7 @@ def compare(expected_path, out_path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", metavar="PREFIX", help="write the full Stable Diffusion config to PREFIX.* instead of the test fixtures")
+    ap.add_argument("--latent-size", type=int, default=4, help="with --full: latents of this height and width (default 4)")
     ap.add_argument("--compare", nargs=2, metavar=("EXPECTED", "OUT"), help="print ditto's error on a full-config run")
     args = ap.parse_args()
     if args.compare:
@@ -224,7 +226,7 @@ def main():
     torch.set_num_threads(os.cpu_count() or 1)
     Decoder = load_official_decoder()
     if args.full:
-        make(Decoder, args.full, 128, (1, 2, 4, 4), 2, (1, 4, 4, 4), half=False, seed=1)
+        make(Decoder, args.full, 128, (1, 2, 4, 4), 2, (1, 4, args.latent_size, args.latent_size), half=False, seed=1)
     else:
         make(Decoder, os.path.join(FIXTURES, "vae-c32-m12"), 32, (1, 2), 1, (2, 4, 6, 8), half=True, seed=0)
 
