@@ -49,9 +49,9 @@ export type VaeLayout = 'latent-diffusion' | 'diffusers';
 /** Every tensor name of one layout. Parts joined with '.' make the full name. */
 export interface Naming {
   layout: VaeLayout;
-  /** Names of level l's up block, given the number of levels L. */
+  /** The prefix of level l's tensors, given the number of levels. */
   level(l: number, levels: number): string;
-  /** The j-th ResNet block of a level, relative to the level; `blocks` is its prefix, for counting. */
+  /** `${level}.${blocks}.${j}` is the level's j-th ResNet block. */
   blocks: string;
   upsample: string;
   shortcut: string;

@@ -45,18 +45,25 @@ export class VaeDecoder {
     if (z.rank !== 4 || z.shape[1] !== c.latentChannels) {
       throw new UserError(`latents of shape [${z.shape.join(', ')}] do not fit this VAE: it decodes [N, ${c.latentChannels}, h, w]`);
     }
-    return tidy(() => {
-      let h = conv(conv(z, w.postQuantConv, 0), w.convIn, 1);
-      h = this.resnet(h, w.mid.block1);
-      h = this.attention(h, w.mid.attention);
-      h = this.resnet(h, w.mid.block2);
-      for (let l = w.levels.length - 1; l >= 0; l--) {
-        const level = w.levels[l];
-        for (const block of level.blocks) h = tidy(() => this.resnet(h, block));
-        if (level.upsample) h = tidy(() => conv(op.upsampleNearest2x(h), level.upsample!, 1));
-      }
-      return conv(norm(h, w.normOut, true), w.convOut, 1);
-    });
+    // Each stage releases its input once its output exists: at full resolution one activation takes
+    // tens of MB, and a tidy around the whole decoder would hold every stage's until the end.
+    let h = z;
+    const stage = (f: (x: Tensor) => Tensor) => {
+      const next = tidy(() => f(h));
+      if (h !== z) h.dispose();
+      h = next;
+    };
+    stage((x) => conv(conv(x, w.postQuantConv, 0), w.convIn, 1));
+    stage((x) => this.resnet(x, w.mid.block1));
+    stage((x) => this.attention(x, w.mid.attention));
+    stage((x) => this.resnet(x, w.mid.block2));
+    for (let l = w.levels.length - 1; l >= 0; l--) {
+      const level = w.levels[l];
+      for (const block of level.blocks) stage((x) => this.resnet(x, block));
+      if (level.upsample) stage((x) => conv(op.upsampleNearest2x(x), level.upsample!, 1));
+    }
+    stage((x) => conv(norm(x, w.normOut, true), w.convOut, 1));
+    return h;
   }
 
   private resnet(x: Tensor, b: ResnetWeights): Tensor {
