@@ -8,16 +8,18 @@
 // (8 for Stable Diffusion's VAE), unclamped; or a PNG grid of them, mapped from [-1, 1] and clamped.
 
 import type { Backend } from '../core/backend.js';
+import { CpuBackend } from '../core/cpu/backend.js';
 import { UserError } from '../core/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
 import { shapeString } from '../core/shape.js';
 import { grid, toImages } from '../models/image.js';
 import { writePng } from '../models/png.js';
 import { upscaleFactor, type VaeConfig } from '../models/vae/config.js';
-import { decodeLatents, VaeDecoder } from '../models/vae/decoder.js';
+import { WebGpuBackend } from '../core/webgpu/index.js';
+import { decodeLatents, largestPerImage, VaeDecoder } from '../models/vae/decoder.js';
 import { inspectVae, loadVae } from '../models/vae/weights.js';
 import { WEIGHT_DTYPES } from '../models/weights.js';
-import { createBackend, parseBackend } from './backend.js';
+import { createBackend, parseBackend, type BackendChoice } from './backend.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { formatJson } from './json.js';
 import { checkImageCount, checkInputs, checkOutputs, MAX_HOST_BYTES } from './options.js';
@@ -54,6 +56,25 @@ export function checkImageBytes(c: VaeConfig, latentShape: readonly number[], wh
   if (bytes > MAX_HOST_BYTES) {
     throw new UserError(`${what}: ${n} images of ${f * h}x${f * w} take ${(bytes / 2 ** 30).toFixed(1)} GiB as f32, more than the ${MAX_HOST_BYTES / 2 ** 30} GiB one command holds: decode fewer at a time`);
   }
+}
+
+/**
+ * The backend that decodes latents of this shape: `backend`, unless one image's largest tensor is more
+ * than a GPU buffer binds (lavapipe binds 128 MiB; one 512x512 image of the SD VAE needs 256 MiB).
+ * Then auto decodes on the CPU backend instead, whose limit is only a memory budget, and says so; a
+ * forced --backend webgpu is refused, before any work.
+ */
+export function decodeBackend(backend: Backend, choice: BackendChoice, c: VaeConfig, latentShape: readonly number[], log: (line: string) => void): Backend {
+  const [, , h, w] = latentShape;
+  const need = largestPerImage(c, h, w);
+  if (backend instanceof CpuBackend || need <= backend.maxTensorElements) return backend;
+  const f = upscaleFactor(c);
+  const mib = (elements: number) => `${((elements * 4) / 2 ** 20).toFixed(1)} MiB`;
+  const why = `one ${f * h}x${f * w} image needs a tensor of ${mib(need)}, more than this GPU binds (${mib(backend.maxTensorElements)})`;
+  if (choice === 'webgpu') throw new UserError(`--backend webgpu: ${why}: decode with --backend cpu`);
+  const cpu = new CpuBackend();
+  log(`decoding on the cpu backend, ${cpu.pool.threads} threads: ${why}`);
+  return cpu;
 }
 
 /** The latents of a safetensors file, checked against the VAE: named latents or samples, [N, C, h, w], float, finite. */
@@ -123,7 +144,9 @@ export async function decodeCommand(argv: string[], io: CommandIo): Promise<void
   const { config, layout } = inspectVae(vaePath);
   const latents = readLatents(latentsPath, config);
 
-  const backend = await createBackend(backendChoice, io.info, { batch: latents.shape[0], emulatedWins: DECODE_ON_EMULATED });
+  const opened = await createBackend(backendChoice, io.info, { batch: latents.shape[0], emulatedWins: DECODE_ON_EMULATED });
+  const backend = decodeBackend(opened, backendChoice, config, latents.shape, io.info);
+  if (backend !== opened && opened instanceof WebGpuBackend) opened.dispose();
   const started = performance.now();
   const result = await decodeWithVae(vaePath, backend, latents.data, latents.shape, scale);
   if (out.endsWith('.png')) writeImageGrid(out, result.images, result.shape);

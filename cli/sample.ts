@@ -16,7 +16,7 @@ import { METHODS } from '../predictors/methods.js';
 import { generate, imagesPerChunk } from '../predictors/pipeline.js';
 import { inspectVae } from '../models/vae/weights.js';
 import { createBackend, parseBackend } from './backend.js';
-import { checkImageBytes, DECODE_ON_EMULATED, decodeWithVae, scaleFromFlags, writeImageGrid } from './decode.js';
+import { checkImageBytes, DECODE_ON_EMULATED, decodeBackend, decodeWithVae, scaleFromFlags, writeImageGrid } from './decode.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
 import { cacheFlagSpec, cacheFromFlags, cfgFromFlags, checkImageCount, checkInputs, checkOutputs, classCount, given, MAX_IMAGES, parseClasses, seedFromFlags, stepsFromFlags } from './options.js';
@@ -77,6 +77,7 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   const plan = cacheFromFlags(flags, steps, card);
 
   const backend = await createBackend(backendChoice, io.info, { batch, ...(vae ? { emulatedWins: DECODE_ON_EMULATED } : {}) });
+  const vaeBackend = vae && decodeBackend(backend, backendChoice, vae.config, [batch, config.inChannels, config.inputSize, config.inputSize], io.info);
   const model = openModel(modelPath, backend, { heads });
   const bar = progress('sampling', steps * Math.ceil(classes.length / imagesPerChunk(model, cfgScale)));
   const result = await generate({
@@ -87,7 +88,7 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
     onStep: (s) => bar.update(s.chunk * steps + s.step + 1, `${s.full ? 'model' : 'forecast'}${s.chunks > 1 ? `, chunk ${s.chunk + 1}/${s.chunks}` : ''}`),
   });
   bar.stop();
-  const decoded = vaePath === undefined ? null : await decodeWithVae(vaePath, backend, result.samples, result.shape, scale);
+  const decoded = vaeBackend ? await decodeWithVae(vaePath!, vaeBackend, result.samples, result.shape, scale) : null;
 
   if (out.endsWith('.png') && decoded) {
     writeImageGrid(out, decoded.images, decoded.shape, perClass);

@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { decodeBackend } from '../../cli/decode.js';
 import { main } from '../../cli/main.js';
+import type { Backend } from '../../core/backend.js';
+import { CpuBackend } from '../../core/cpu/backend.js';
+import { UserError } from '../../core/errors.js';
+import { inspectVae } from '../../models/vae/weights.js';
 import { maxRelErr } from '../../core/accuracy.js';
 import { readSafetensorsF32, writeSafetensors } from '../../core/safetensors.js';
 import { toImages } from '../../models/image.js';
@@ -69,6 +74,19 @@ test('--scale divides the latents: scaling them by 2 and --scale 2 * 0.18215 dec
   const out = tmp('scaled.safetensors');
   await run(['decode', '--vae', LDM, '--latents', doubled, '--out', out, '--scale', String(2 * 0.18215), '--backend', 'cpu']);
   assert.ok(maxRelErr(readSafetensorsF32(out).tensors.get('images')!.data, images.data) < 1e-4);
+});
+
+test('images too large for one GPU buffer decode on the CPU under auto, and are refused under --backend webgpu', () => {
+  const { config } = inspectVae(LDM);
+  // A GPU that binds 1000 floats: one image of 6 x 8 latents needs 64 channels x 12 x 16.
+  const gpu = { name: 'webgpu', maxTensorElements: 1000 } as Backend;
+  const lines: string[] = [];
+  const picked = decodeBackend(gpu, 'auto', config, [2, 4, 6, 8], (l) => lines.push(l));
+  assert.instance(picked, CpuBackend);
+  assert.match(lines[0], /^decoding on the cpu backend, \d+ threads: one 12x16 image needs a tensor of 0\.0 MiB, more than this GPU binds/);
+  assert.throws(() => decodeBackend(gpu, 'webgpu', config, [2, 4, 6, 8], () => {}), (e: unknown) => e instanceof UserError && /^--backend webgpu: one 12x16 image needs .*: decode with --backend cpu$/.test((e as Error).message));
+  const roomy = { name: 'webgpu', maxTensorElements: 64 * 12 * 16 } as Backend;
+  assert.is(decodeBackend(roomy, 'webgpu', config, [2, 4, 6, 8], () => {}), roomy);
 });
 
 test('mistakes are one line each, before any work, and nothing is written', async () => {
