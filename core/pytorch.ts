@@ -12,7 +12,8 @@
 // The pickle is read by core/pickle.ts, which rebuilds tensors and dicts and refuses anything else.
 // The object is a state dict ({name: tensor}) or a training checkpoint such as DiT's
 // {"model": sd, "ema": sd, "opt": optimizer state, "args": Namespace}; as DiT's own loader does, ditto
-// takes "ema" when present, else "model", else the dict itself. Everything else in the file (the
+// takes "ema" when present, else "model", else "state_dict" (latent-diffusion's released .ckpt files,
+// such as the SD VAE's, are PyTorch Lightning checkpoints {"state_dict": sd, ...}), else the dict itself. Everything else in the file (the
 // optimizer state, the args) is parsed, so a hostile name anywhere is refused, but never used.
 //
 // Like SafetensorsFile, `open` reads the index only (the zip directory and the pickle) and each tensor
@@ -72,7 +73,7 @@ export class PyTorchFile implements Checkpoint {
     fd: number,
     /** Every tensor of the state dict, in state-dict order. */
     readonly tensors: Map<string, PyTorchTensorInfo>,
-    /** Which entry of a training checkpoint the state dict came from ("ema", "model"), or null for a bare state dict. */
+    /** Which entry of a training checkpoint the state dict came from ("ema", "model", "state_dict"), or null for a bare state dict. */
     readonly selected: string | null,
   ) {
     this.fd = fd;
@@ -257,7 +258,7 @@ function readIndex(path: string, fd: number, fileSize: number): { tensors: Map<s
     if (typeof name !== 'string') fail(`the state dict has a key that is ${describe(name)}, not a str`, 'ditto reads state dicts keyed by parameter names');
     if (!(value instanceof TensorRef)) {
       fail(`the state dict's entry ${JSON.stringify(name)} is ${describe(value)}, not a tensor`,
-        'ditto reads a state dict ({name: tensor}), or a training checkpoint that holds one as "ema" or "model"');
+        'ditto reads a state dict ({name: tensor}), or a training checkpoint that holds one as "ema", "model" or "state_dict"');
     }
     const { storage } = value;
     const start = storages.get(storage.key)! + value.offset * DTYPE_SIZES[storage.dtype];
@@ -266,12 +267,12 @@ function readIndex(path: string, fd: number, fileSize: number): { tensors: Map<s
   return { tensors, selected };
 }
 
-/** "ema" when present (as DiT's find_model does), else "model", else the dict itself. */
+/** "ema" when present (as DiT's find_model does), else "model", else "state_dict" (Lightning), else the dict itself. */
 function stateDict(path: string, object: Value): { dict: Dict; selected: string | null } {
   if (!(object instanceof Dict)) {
     throw problem(path, `the checkpoint holds ${describe(object)}, not a state dict`, 'save the model\'s weights with torch.save(model.state_dict(), f)');
   }
-  for (const key of ['ema', 'model']) {
+  for (const key of ['ema', 'model', 'state_dict']) {
     if (!object.items.has(key)) continue;
     const value = object.items.get(key)!;
     if (!(value instanceof Dict)) throw problem(path, `the checkpoint's "${key}" is ${describe(value)}, not a state dict`, 'save the model\'s weights with torch.save(model.state_dict(), f)');

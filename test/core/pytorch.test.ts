@@ -10,7 +10,7 @@ import { UserError } from '../../core/errors.js';
 import { PyTorchFile } from '../../core/pytorch.js';
 import { SafetensorsFile } from '../../core/safetensors.js';
 import { fixture } from '../backends.js';
-import { pickle, PROTO2, stateDict, tensor, writeCheckpoint, writeZip } from './torch-files.js';
+import { int, pickle, PROTO2, stateDict, str, tensor, writeCheckpoint, writeZip } from './torch-files.js';
 import { entryStart, readZipIndex } from '../../core/zip.js';
 
 const pt = (name: string) => fixture(`pt/${name}`);
@@ -51,6 +51,18 @@ test('a plain state dict: the DiT fixture as .pt reads exactly as its safetensor
 test('a training checkpoint: "ema" is taken; the model, Adam state and argparse args are passed over', () => {
   const file = assertSameTensors(pt('training.pt'), pt('training.expected.safetensors'));
   assert.is(file.selected, 'ema');
+});
+
+test('a Lightning checkpoint (latent-diffusion\'s released .ckpt): the dict under "state_dict" is taken', () => {
+  const file = path.join(dir, 'lightning.ckpt');
+  const weights = new Uint8Array(new Float32Array([1.5, -2, 0.25]).buffer);
+  writeCheckpoint(file, pickle(PROTO2, '}', '(', str('state_dict'), ...stateDict([['decoder.conv_in.bias', tensor('0', 3, 0, [3], [1])]]), str('global_step'), int(7), 'u', '.'),
+    [{ name: '0', data: weights }]);
+  const f = PyTorchFile.open(file);
+  assert.is(f.selected, 'state_dict');
+  assert.equal([...f.tensors.keys()], ['decoder.conv_in.bias']);
+  assert.equal([...f.readF32('decoder.conv_in.bias')], [1.5, -2, 0.25]);
+  f.close();
 });
 
 test('views of shared storages, strided tensors, F16/BF16/F64/I64, scalars, empty and tied tensors (protocol 2 and 4)', () => {
@@ -171,7 +183,7 @@ test('other broken layouts', () => {
   refused(list, /the checkpoint holds a list, not a state dict/);
   const mixed = path.join(dir, 'mixed.pt');
   writeCheckpoint(mixed, pickle(PROTO2, '}', '(', 'X', [5, 0, 0, 0], 'epoch', 'K', 3, 'u', '.'));
-  refused(mixed, /the state dict's entry "epoch" is an int, not a tensor: .*"ema" or "model"/);
+  refused(mixed, /the state dict's entry "epoch" is an int, not a tensor: .*"ema", "model" or "state_dict"/);
   const emaList = path.join(dir, 'ema-list.pt');
   writeCheckpoint(emaList, pickle(PROTO2, '}', '(', 'X', [3, 0, 0, 0], 'ema', ']', 'u', '.'));
   refused(emaList, /the checkpoint's "ema" is a list, not a state dict/);
