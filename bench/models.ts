@@ -1,6 +1,6 @@
 // `ditto bench models`: whole full-size models, end to end, on each of our backends and in PyTorch in
 // the same run, with random weights made at run time (values do not change the work):
-//   - one DiT-XL/2 forward at 256x256 (batch 2, 4x32x32 latents, 237 GFLOP; PyTorch: tools/time_dit.py);
+//   - one DiT-XL/2 forward at 256x256 (batch 2, 4x32x32 latents, 474 GFLOP; PyTorch: tools/time_dit.py);
 //   - the Stable Diffusion VAE decoder (kl-f8) turning one 4x32x32 latent into a 256x256 image
 //     (PyTorch: the official latent-diffusion Decoder, tools/time_vae.py, from the checkout LDM_REPO names).
 // Kernel benchmarks say how fast an op is; this says what a user waits for.
