@@ -105,7 +105,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const intervals = integers(flags, 'intervals', '5,7,10');
   const heads = flags.integer('heads');
   const { card } = inspectModel(modelPath, { heads });
-  const steps = stepsFromFlags(flags, card.steps);
+  const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
 
   const backend = await createBackend(backendChoice, io.info, { batch: seeds });

@@ -50,7 +50,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   checkOutputs(given([['--out', outPath], ['--save-trajectories', save]]), [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
   const heads = flags.integer('heads');
   const { card, config: c } = inspectModel(modelPath, { heads });
-  const steps = stepsFromFlags(flags, card.steps);
+  const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const schedule = hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, 'paper') : undefined;
   const size = c.inChannels * c.inputSize * c.inputSize;

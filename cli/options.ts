@@ -8,15 +8,15 @@
 
 import { UserError } from '../core/errors.js';
 import { checkOutput, checkOutputFolder, requireRegularFile, type NamedPath } from '../core/files.js';
-import { type ModelCard } from '../models/pretrained.js';
+import { maxSteps, type ModelCard } from '../models/pretrained.js';
 import { readWeightsFile, requireForecastRows, type Weights } from '../predictors/l2p.js';
 import { createPredictor, defaultScheduleKind, MAX_TAYLORSEER_ORDER, parseMethod, resolveSchedule, type Method, type ScheduleKind } from '../predictors/methods.js';
 import type { Predictor } from '../predictors/predictor.js';
 import { fullSchedule, parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
 import type { Flags } from './flags.js';
 
-/** Sampling steps: DDPM itself has 1000; ten times that is still a deliberate choice. */
-export const MAX_STEPS = 10_000;
+/** Schedule intervals: no schedule spans more steps than any sampler takes. */
+const MAX_INTERVAL = 10_000;
 /** Images in one command (classes x per-class, benchmark seeds). */
 export const MAX_IMAGES = 10_000;
 /** Host memory a command may plan to hold in one array (calibration trajectories). */
@@ -42,7 +42,7 @@ export function scheduleFromFlags(flags: Flags, steps: number, defaultKind: Sche
   const full = flags.string('full-steps');
   return resolveSchedule({
     steps,
-    interval: flags.integer('interval', { max: MAX_STEPS }),
+    interval: flags.integer('interval', { max: MAX_INTERVAL }),
     fullSteps: full === undefined ? undefined : parseStepList(full),
     kind: flags.string('schedule'),
   }, defaultKind);
@@ -63,7 +63,7 @@ export function orderFromFlags(flags: Flags): number | undefined {
   return flags.integer('order', { min: 0, max: MAX_TAYLORSEER_ORDER });
 }
 
-export interface CachePlan {
+interface CachePlan {
   method: Method | 'none';
   schedule: Schedule;
   predictor?: Predictor;
@@ -87,7 +87,7 @@ export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): Ca
 }
 
 /** A method at a schedule (default: interval 5 of the method's usual kind) for a model. */
-export function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string } = {}): CachePlan {
+function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string } = {}): CachePlan {
   if (o.weightsPath !== undefined && method !== 'l2p') throw new UserError(`--weights is L2P's matrix: --cache ${method} takes none (use --cache l2p, or leave --weights out)`);
   if (o.order !== undefined && method !== 'taylorseer') throw new UserError(`--order is TaylorSeer's: ${method} has a fixed form (use --cache taylorseer, or leave --order out)`);
   const schedule = o.schedule ?? resolveSchedule({ steps, interval: o.interval ?? 5 }, defaultScheduleKind(method));
@@ -133,9 +133,9 @@ export function seedFromFlags(flags: Flags, count: number): number {
   return seed;
 }
 
-/** --steps, or the model's own. */
-export function stepsFromFlags(flags: Flags, fallback: number): number {
-  return flags.integer('steps', { max: MAX_STEPS }) ?? fallback;
+/** --steps, or the model's own; at most what its sampler takes (DDIM: 1000, Euler: 10,000). */
+export function stepsFromFlags(flags: Flags, card: Pick<ModelCard, 'steps' | 'sampler'>): number {
+  return flags.integer('steps', { max: maxSteps(card.sampler) }) ?? card.steps;
 }
 
 /** --cfg: classifier-free guidance; 1 turns it off, and below 1 is not a scale ditto's samplers run. */

@@ -70,7 +70,7 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   } else if (out.endsWith('.png') && !card.dataRange) {
     throw new UserError(`${card.path} has no __metadata__.data_range: it samples latents that need a VAE decoder; pass --vae V, or write them with --out samples.safetensors`);
   }
-  const steps = stepsFromFlags(flags, card.steps);
+  const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const classes = parseClasses(classArg, config.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
   const seeds = classes.map((_, i) => seed + (i % perClass));

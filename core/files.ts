@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import { UserError } from './errors.js';
 
 /** JSON inputs (weight matrices) are small: a 1000 x 1000 matrix of doubles is about 25 MB of text. */
-export const MAX_JSON_BYTES = 64 * 2 ** 20;
+const MAX_JSON_BYTES = 64 * 2 ** 20;
 
 /** Stats `file` and requires a regular file; returns its size in bytes. `what` names it in errors. */
 export function requireRegularFile(file: string, what = 'file'): number {

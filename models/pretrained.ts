@@ -38,8 +38,13 @@ export interface OpenedModel {
 
 /** DDIM respaces DiT's 1000 training steps, so it can take at most that many. */
 const DDIM_MAX_STEPS = 1000;
-/** The bound --steps has: far past any useful count, short of a run that would never end. */
+/** The bound on sampling steps: far past any useful count, short of a run that would never end. */
 const MAX_STEPS = 10_000;
+
+/** The most sampling steps a model card's sampler takes (metadata and --steps alike). */
+export function maxSteps(sampler: ModelCard['sampler']): number {
+  return sampler === 'ddim' ? DDIM_MAX_STEPS : MAX_STEPS;
+}
 
 /** A decimal number as people and Python's str() write them; Number() would also take "", " ", "0x10" and "Infinity". */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -58,11 +63,11 @@ function cardSettings(file: string, m: Record<string, string>): Omit<ModelCard, 
     new UserError(`${file}: __metadata__.${key} is ${JSON.stringify(m[key])}, expected ${expected}: fix the checkpoint's metadata`);
   const sampler = m.sampler ?? 'ddim';
   if (sampler !== 'euler-flow' && sampler !== 'ddim') throw bad('sampler', 'euler-flow or ddim');
-  const maxSteps = sampler === 'ddim' ? DDIM_MAX_STEPS : MAX_STEPS;
+  const limit = maxSteps(sampler);
   let steps = 50;
   if (m.steps !== undefined) {
     steps = /^[1-9][0-9]*$/.test(m.steps) ? Number(m.steps) : NaN;
-    if (!(steps <= maxSteps)) throw bad('steps', `an integer from 1 to ${maxSteps}${sampler === 'ddim' ? ' (DDIM respaces 1000 steps)' : ''}`);
+    if (!(steps <= limit)) throw bad('steps', `an integer from 1 to ${limit}${sampler === 'ddim' ? ' (DDIM respaces 1000 steps)' : ''}`);
   }
   let cfgScale = 4;
   if (m.cfg_scale !== undefined) {

@@ -81,6 +81,7 @@ test('sample', async () => {
   await refused(s('--class', '1', '--seed', '4294967296', '--out', png), /--seed 4294967296 is more than 4294967295/);
   await refused(s('--class', '1', '--seed', '4294967295', '--per-class', '2', '--out', png), /runs past the largest seed/);
   await refused(s('--class', '1', '--steps', '1e12', '--out', png), /--steps 1e12 is more than 10000/);
+  await refused(s('--class', '1', '--model', model, '--steps', '2000', '--out', st), /--steps 2000 is more than 1000/);
   await refused(s('--class', '1', '--per-class', '100000', '--out', png), /--per-class 100000 is more than 10000/);
   await refused(s('--class', '0,1,2,3,4,5,6,7,8,9', '--per-class', '5000', '--out', png), /asks for 50000 images; one command draws at most 10000/);
   await refused(s('--class', '1', '--model', garbage, '--out', png), /garbage\.safetensors/);

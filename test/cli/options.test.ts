@@ -34,10 +34,13 @@ test('seeds stay within 32 bits for every image', () => {
 });
 
 test('steps and guidance: sane ranges, one rule', () => {
-  assert.is(stepsFromFlags(flags(), 50), 50);
-  assert.is(stepsFromFlags(flags('--steps', '10000'), 50), 10000);
-  userError(() => stepsFromFlags(flags('--steps', '1e12'), 50), /more than 10000/);
-  userError(() => stepsFromFlags(flags('--steps', '0'), 50), /positive integer/);
+  const flow = { steps: 50, sampler: 'euler-flow' } as const, ddim = { steps: 50, sampler: 'ddim' } as const;
+  assert.is(stepsFromFlags(flags(), flow), 50);
+  assert.is(stepsFromFlags(flags('--steps', '10000'), flow), 10000);
+  userError(() => stepsFromFlags(flags('--steps', '1e12'), flow), /more than 10000/);
+  userError(() => stepsFromFlags(flags('--steps', '0'), flow), /positive integer/);
+  assert.is(stepsFromFlags(flags('--steps', '1000'), ddim), 1000);
+  userError(() => stepsFromFlags(flags('--steps', '2000'), ddim), /--steps 2000 is more than 1000/);
   assert.is(cfgFromFlags(flags('--cfg', '1'), 4), 1);
   userError(() => cfgFromFlags(flags('--cfg=-7'), 4), /at least 1/);
   userError(() => cfgFromFlags(flags('--cfg', 'Infinity'), 4), /must be a number/);
