@@ -4,7 +4,7 @@
 // found: not even a backend), no stack trace, and every file in the working folder exactly as it was
 // (no output destroyed, no partial file left).
 
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,6 +140,17 @@ test('bench and demo', async () => {
   await refused(['bench', 'cache', '--weights', fifo], /not a regular file/);
   await refused(['demo', '--out', folderPng], /is a directory/);
   await refused(['demo', '--out', join(png, 'demo.png')], /is a file, not a folder/);
+});
+
+test('as a process: one stderr line, nothing from Dawn (no device was opened), nothing on stdout', () => {
+  const cli = new URL('../../cli/main.js', import.meta.url).pathname;
+  for (const argv of [['sample', '--class', '1', '--model', garbage, '--out', png], ['forward', '--weights', model, '--inputs', inputs, '--out', inputs]]) {
+    const r = spawnSync(process.execPath, [cli, ...argv], { encoding: 'utf8' });
+    assert.is(r.status, 1, argv.join(' '));
+    assert.is(r.stdout, '');
+    assert.is(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^ditto (sample|forward): error: /);
+  }
 });
 
 test('DITTO_THREADS is checked, not ignored', async () => {
