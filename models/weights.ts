@@ -3,11 +3,12 @@
 // for benchmarks. Every refusal
 // is one line naming the file and the tensor.
 
+import { totalmem } from 'node:os';
 import type { Backend } from '../core/backend.js';
 import type { Checkpoint } from '../core/checkpoint.js';
 import { UserError } from '../core/errors.js';
 import type { SafeDType } from '../core/safetensors.js';
-import { numel, type Shape } from '../core/shape.js';
+import { numel, sameShape, shapeString, type Shape } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
 
 /** Float dtypes read as weights, all widened (F64: rounded) to f32. */
@@ -62,6 +63,57 @@ export function readWeight(file: Checkpoint, name: string): Float32Array {
   }
   checkFinite(file.path, name, info.dtype, info.shape, data);
   return data;
+}
+
+/** A tensor a model's config implies: its name in the checkpoint and its shape. */
+export interface Expected {
+  name: string;
+  shape: Shape;
+  /** Another shape the same weights may be stored in (a 1x1 conv's [C, C, 1, 1] for a Linear [C, C]). */
+  alternative?: Shape;
+}
+
+/**
+ * Checks a checkpoint's tensors against what a config implies, from the header alone: every expected
+ * tensor is there with its shape and a float dtype, nothing else is (but names under `ignored`
+ * prefixes, parts of a file the model skips unread), and the weights fit in memory as f32. In the
+ * messages `kind` names the architecture ("DiT"), `model` what lacks a tensor ("a DiT") and `question`
+ * asks whether the file is what was meant. Throws one line naming the file and the misfits.
+ */
+export function checkTensors(
+  file: string, tensors: ReadonlyMap<string, { shape: Shape; dtype: SafeDType }>, expected: readonly Expected[],
+  o: { kind: string; model: string; question: string; ignored?: readonly string[] },
+): void {
+  const missing = expected.filter((e) => !tensors.has(e.name));
+  if (missing.length === 1) {
+    throw new UserError(`${file}: missing tensor "${missing[0]!.name}" (expected shape ${shapeString(missing[0]!.shape)}): the checkpoint is incomplete; re-export it`);
+  }
+  if (missing.length > 1) {
+    throw new UserError(`${file}: ${missing.length} tensors missing: ${nameList(missing.map((e) => e.name))}: the checkpoint is incomplete; re-export it`);
+  }
+  const known = new Set(expected.map((e) => e.name));
+  const unknown = [...tensors.keys()].filter((name) => !known.has(name) && !(o.ignored ?? []).some((p) => name.startsWith(p)));
+  if (unknown.length > 0) {
+    const what = unknown.length === 1 ? `a tensor that ${o.model} does not have` : `${unknown.length} tensors that ${o.model} does not have`;
+    throw new UserError(`${file}: ${what}: ${nameList(unknown)}: ${o.question}`);
+  }
+  let totalBytes = 0;
+  for (const e of expected) {
+    const { shape, dtype } = tensors.get(e.name)!;
+    if (!sameShape(shape, e.shape) && !(e.alternative && sameShape(shape, e.alternative))) {
+      throw new UserError(`${file}: tensor "${e.name}" has shape ${shapeString(shape)}, expected ${shapeString(e.shape)} for this config`);
+    }
+    if (!WEIGHT_DTYPES.has(dtype)) {
+      throw new UserError(`${file}: tensor "${e.name}" is ${dtype}; ${o.kind} weights are floating point (F32, F16, BF16 or F64): re-export the checkpoint with float weights`);
+    }
+    const bytes = numel(shape) * 4;
+    if (bytes > MAX_TENSOR_BYTES) {
+      throw new UserError(`${file}: tensor "${e.name}" ${shapeString(shape)} takes ${gib(bytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a ${o.kind} checkpoint?`);
+    }
+    totalBytes += bytes;
+  }
+  // A sparse file can declare tensors far larger than the disk space it uses.
+  if (totalBytes > totalmem()) throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
 }
 
 /**

@@ -6,14 +6,13 @@
 // Finiteness needs the values, so it is checked as each tensor is read. Every refusal is one line
 // naming the file and the tensor.
 
-import { totalmem } from 'node:os';
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
 import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import type { SafeDType } from '../../core/safetensors.js';
-import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { gib, MAX_TENSOR_BYTES, nameList, randomWeightSource, readWeight, WEIGHT_DTYPES } from '../weights.js';
+import { checkTensors as checkExpected, gib, MAX_TENSOR_BYTES, randomWeightSource, readWeight } from '../weights.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
 import { FREQUENCY_SIZE } from './timestep.js';
 
@@ -70,49 +69,19 @@ export function expectedShapes(c: DiTConfig): Map<string, number[]> {
 }
 
 /**
- * Checks a checkpoint's tensors against a config, from the header alone: every tensor the config
- * needs is there, nothing else is, each has its shape and a float dtype, and the weights fit in
- * memory as f32. Throws a one-line UserError naming the file and the misfits.
+ * Checks a checkpoint's tensors against a config, from the header alone: the rules every model's
+ * weights follow (models/weights.ts: all there, nothing else, shapes, float dtypes, memory), and one
+ * image's activations fitting a buffer. Throws a one-line UserError naming the file and the misfits.
  */
 export function checkTensors(file: string, tensors: ReadonlyMap<string, { shape: Shape; dtype: SafeDType }>, c: DiTConfig): void {
-  const expected = expectedShapes(c);
-  const missing = [...expected.keys()].filter((name) => !tensors.has(name));
-  if (missing.length === 1) {
-    const name = missing[0];
-    throw new UserError(`${file}: missing tensor "${name}" (expected shape ${shapeString(expected.get(name)!)}): the checkpoint is incomplete; re-export it`);
-  }
-  if (missing.length > 1) {
-    throw new UserError(`${file}: ${missing.length} tensors missing: ${nameList(missing)}: the checkpoint is incomplete; re-export it`);
-  }
-  const unknown = [...tensors.keys()].filter((name) => !expected.has(name));
-  if (unknown.length > 0) {
-    const what = unknown.length === 1 ? 'a tensor that a DiT does not have' : `${unknown.length} tensors that a DiT does not have`;
-    throw new UserError(`${file}: ${what}: ${nameList(unknown)}: is this a DiT checkpoint in the official layout (facebookresearch/DiT state-dict names)?`);
-  }
-  let totalBytes = 0;
-  for (const [name, shape] of expected) {
-    const { shape: found, dtype } = tensors.get(name)!;
-    if (!sameShape(found, shape)) {
-      throw new UserError(`${file}: tensor "${name}" has shape ${shapeString(found)}, expected ${shapeString(shape)} for this config`);
-    }
-    if (!WEIGHT_DTYPES.has(dtype)) {
-      throw new UserError(`${file}: tensor "${name}" is ${dtype}; DiT weights are floating point (F32, F16, BF16 or F64): re-export the checkpoint with float weights`);
-    }
-    const bytes = numel(shape) * 4;
-    if (bytes > MAX_TENSOR_BYTES) {
-      throw new UserError(`${file}: tensor "${name}" ${shapeString(shape)} takes ${gib(bytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a DiT checkpoint?`);
-    }
-    totalBytes += bytes;
-  }
+  checkExpected(file, tensors, [...expectedShapes(c)].map(([name, shape]) => ({ name, shape })), {
+    kind: 'DiT', model: 'a DiT', question: 'is this a DiT checkpoint in the official layout (facebookresearch/DiT state-dict names)?',
+  });
   // Activations are not in the file: one image's widest (tokens x the qkv, MLP or output width) must fit too.
   const width = Math.max(3 * c.hiddenSize, c.mlpRatio * c.hiddenSize, c.patchSize ** 2 * outChannels(c));
   const activationBytes = tokens(c) * width * 4;
   if (activationBytes > MAX_TENSOR_BYTES) {
     throw new UserError(`${file}: one image's activations (${tokens(c)} tokens x ${width} features) take ${gib(activationBytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a DiT checkpoint?`);
-  }
-  // A sparse file can declare tensors far larger than the disk space it uses.
-  if (totalBytes > totalmem()) {
-    throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
   }
 }
 

@@ -6,14 +6,13 @@
 // only. Finiteness needs the values and is checked as each tensor is read. Every refusal is one line
 // naming the file.
 
-import { totalmem } from 'node:os';
 import type { Backend } from '../../core/backend.js';
-import { openCheckpoint, type Checkpoint, type CheckpointTensor } from '../../core/checkpoint.js';
+import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import { UserError } from '../../core/errors.js';
-import { numel, sameShape, shapeString, type Shape } from '../../core/shape.js';
+import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { gib, MAX_TENSOR_BYTES, nameList, randomWeightSource, readWeight, WEIGHT_DTYPES } from '../weights.js';
-import { configFromShapes, expectedTensors, IGNORED_PREFIXES, namingOf, type ExpectedTensor, type Naming, type VaeConfig, type VaeLayout } from './config.js';
+import { checkTensors, randomWeightSource, readWeight } from '../weights.js';
+import { configFromShapes, expectedTensors, IGNORED_PREFIXES, namingOf, type Naming, type VaeConfig, type VaeLayout } from './config.js';
 
 /** A conv (weight [O, I, k, k]), a Linear (weight [O, I]) or a GroupNorm's affine parameters ([C] each). */
 export interface Params {
@@ -64,45 +63,6 @@ export interface LoadedVae extends VaeHeader {
   weights: VaeWeights;
 }
 
-const fitsAsLinear = (found: Shape, e: ExpectedTensor) => e.linear === true && sameShape(found, [...e.shape, 1, 1]);
-
-/**
- * Checks a checkpoint's tensors against the decoder a config implies, from the header alone. Throws a
- * one-line UserError naming the file and the misfits.
- */
-function checkTensors(file: string, tensors: ReadonlyMap<string, CheckpointTensor>, expected: readonly ExpectedTensor[]): void {
-  const missing = expected.filter((e) => !tensors.has(e.name));
-  if (missing.length === 1) {
-    throw new UserError(`${file}: missing tensor "${missing[0].name}" (expected shape ${shapeString(missing[0].shape)}): the checkpoint is incomplete; re-export it`);
-  }
-  if (missing.length > 1) {
-    throw new UserError(`${file}: ${missing.length} tensors missing: ${nameList(missing.map((e) => e.name))}: the checkpoint is incomplete; re-export it`);
-  }
-  const known = new Set(expected.map((e) => e.name));
-  const unknown = [...tensors.keys()].filter((name) => !known.has(name) && !IGNORED_PREFIXES.some((p) => name.startsWith(p)));
-  if (unknown.length > 0) {
-    const what = unknown.length === 1 ? 'a tensor that this VAE decoder does not have' : `${unknown.length} tensors that this VAE decoder does not have`;
-    throw new UserError(`${file}: ${what}: ${nameList(unknown)}: is this a Stable Diffusion VAE (an AutoencoderKL state dict, latent-diffusion's or diffusers' names)?`);
-  }
-  let totalBytes = 0;
-  for (const e of expected) {
-    const { shape, dtype } = tensors.get(e.name)!;
-    if (!sameShape(shape, e.shape) && !fitsAsLinear(shape, e)) {
-      throw new UserError(`${file}: tensor "${e.name}" has shape ${shapeString(shape)}, expected ${shapeString(e.shape)} for this config`);
-    }
-    if (!WEIGHT_DTYPES.has(dtype)) {
-      throw new UserError(`${file}: tensor "${e.name}" is ${dtype}; VAE weights are floating point (F32, F16, BF16 or F64): re-export the checkpoint with float weights`);
-    }
-    const bytes = numel(shape) * 4;
-    if (bytes > MAX_TENSOR_BYTES) {
-      throw new UserError(`${file}: tensor "${e.name}" ${shapeString(shape)} takes ${gib(bytes)} as f32, more than one buffer can hold (${gib(MAX_TENSOR_BYTES)}): is this a VAE checkpoint?`);
-    }
-    totalBytes += bytes;
-  }
-  // A sparse file can declare tensors far larger than the disk space it uses.
-  if (totalBytes > totalmem()) throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
-}
-
 /** Opens `path` and checks its header in full; the caller closes the file. */
 function openChecked(path: string): { file: Checkpoint; config: VaeConfig; naming: Naming } {
   const file = openCheckpoint(path);
@@ -116,7 +76,10 @@ function openChecked(path: string): { file: Checkpoint; config: VaeConfig; namin
       if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
       throw e;
     }
-    checkTensors(path, file.tensors, expectedTensors(config, naming));
+    checkTensors(path, file.tensors, expectedTensors(config, naming).map((e) => ({ name: e.name, shape: e.shape, alternative: e.linear ? [...e.shape, 1, 1] : undefined })), {
+      kind: 'VAE', model: 'this VAE decoder', ignored: IGNORED_PREFIXES,
+      question: "is this a Stable Diffusion VAE (an AutoencoderKL state dict, latent-diffusion's or diffusers' names)?",
+    });
     return { file, config, naming };
   } catch (e) {
     file.close();
