@@ -40,12 +40,12 @@ import { median } from './timing.js';
 import { attentionSampleErr, matmulSampleErr } from './accuracy.js';
 
 /** M x K x N of the DiT-XL/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
-export const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [512, 1152, 4608], [512, 4608, 1152]];
+const DIT_XL_SHAPES: [number, number, number][] = [[512, 1152, 3456], [512, 1152, 4608], [512, 4608, 1152]];
 /**
  * (batch * heads, tokens, head_dim) at batch 2: DiT-S/2 (6 heads of 64) at 256x256 px, DiT-XL/2 (16
  * heads of 72) at 256x256 px (256 tokens) and 512x512 px (1024 tokens).
  */
-export const ATTENTION_SHAPES: [number, number, number][] = [[12, 256, 64], [32, 256, 72], [32, 1024, 72]];
+const ATTENTION_SHAPES: [number, number, number][] = [[12, 256, 64], [32, 256, 72], [32, 1024, 72]];
 
 export type KernelBackendName = 'webgpu' | 'webgpu-unfused' | 'tfjs-webgpu' | 'gpujs' | 'cpu';
 

@@ -21,7 +21,7 @@ function checkSameSize(a: GrayImage, b: GrayImage): void {
 }
 
 /** Mean squared error in floating point. */
-export function mse(a: GrayImage, b: GrayImage): number {
+function mse(a: GrayImage, b: GrayImage): number {
   checkSameSize(a, b);
   let s = 0;
   for (let i = 0; i < a.data.length; i++) s += (a.data[i] - b.data[i]) ** 2;

@@ -14,10 +14,10 @@ import { CpuBackend } from '../core/cpu/backend.js';
 import { UserError } from '../core/errors.js';
 import { createWebGpuBackend } from '../core/webgpu/index.js';
 
-export const BACKENDS = ['auto', 'cpu', 'webgpu'] as const;
+const BACKENDS = ['auto', 'cpu', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
 
-export const VULKAN_HINT = 'install a Vulkan driver (Debian 12: mesa-vulkan-drivers from bookworm-backports; NVIDIA: the driver\'s Vulkan ICD)';
+const VULKAN_HINT = 'install a Vulkan driver (Debian 12: mesa-vulkan-drivers from bookworm-backports; NVIDIA: the driver\'s Vulkan ICD)';
 
 export function parseBackend(value: string | undefined): BackendChoice {
   const v = value ?? 'auto';

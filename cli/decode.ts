@@ -39,7 +39,7 @@ export const decodeUsage = `usage: ditto decode --vae V.safetensors|V.pt --laten
 export const DECODE_ON_EMULATED = 'a VAE decode runs 3 to 4 times faster there than on the CPU backend';
 
 /** Stable Diffusion's scale factor: its VAE's latents times this have about unit variance. */
-export const SD_SCALE = 0.18215;
+const SD_SCALE = 0.18215;
 
 /** --scale: a finite positive number (the latents are divided by it). */
 export function scaleFromFlags(flags: Flags): number {

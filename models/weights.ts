@@ -21,7 +21,7 @@ export const WEIGHT_DTYPES: ReadonlySet<SafeDType> = new Set(['F32', 'F16', 'BF1
 export const MAX_TENSOR_BYTES = 2 ** 32;
 
 /** A list of names for a message: the first few, quoted (a name may hold any character), then "...". */
-export function nameList(names: readonly string[]): string {
+function nameList(names: readonly string[]): string {
   const shown = names.slice(0, 4).map((n) => JSON.stringify(n)).join(', ');
   return names.length > 4 ? `${shown}, ...` : shown;
 }

@@ -162,7 +162,7 @@ function watchDevices(gpu: GPU): void {
   };
 }
 
-export const GPUJS_PACKAGES = ['gpu.js'] as const;
+const GPUJS_PACKAGES = ['gpu.js'] as const;
 
 /** gpu.js as loaded through each importer: it opens its device once per process. A failed load is not kept. */
 const loads = new Map<Importer, Promise<Gpujs>>();

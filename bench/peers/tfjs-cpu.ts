@@ -6,7 +6,7 @@ import { importPackage, loadPeer, type Importer, type Peer, type PeerResult } fr
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 
-export const TFJS_CPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'] as const;
+const TFJS_CPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-cpu'] as const;
 
 export function loadTfjsCpu(importer: Importer = importPackage): Promise<PeerResult<Peer>> {
   return loadPeer(TFJS_CPU_PACKAGES, async () => {

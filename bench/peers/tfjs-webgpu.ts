@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { importPackage, loadPeer, type AttentionPeer, type Importer, type PeerOp, type PeerResult, type PeerRun } from './peer.js';
 
-export const TFJS_WEBGPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'] as const;
+const TFJS_WEBGPU_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-backend-webgpu'] as const;
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 type TfTensor = import('@tensorflow/tfjs-core').Tensor;

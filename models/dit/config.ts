@@ -20,7 +20,7 @@ export interface DiTConfig {
 }
 
 /** depth, hidden size, heads of the paper's model sizes; each comes with patch 2, 4 or 8. */
-export const SIZES = {
+const SIZES = {
   S: { depth: 12, hiddenSize: 384, numHeads: 6 },
   B: { depth: 12, hiddenSize: 768, numHeads: 12 },
   L: { depth: 24, hiddenSize: 1024, numHeads: 16 },

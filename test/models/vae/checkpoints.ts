@@ -20,7 +20,7 @@ export interface RawTensor {
 }
 
 /** A checkpoint's tensors, raw and in file order, to be edited. */
-export function readRaw(path: string): Map<string, RawTensor> {
+function readRaw(path: string): Map<string, RawTensor> {
   const file = SafetensorsFile.open(path);
   try {
     return new Map([...file.tensors].map(([name, info]) => [name, { dtype: info.dtype, shape: info.shape, bytes: file.readRaw(name) }]));
