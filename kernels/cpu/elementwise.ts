@@ -61,6 +61,22 @@ export function anyNonFinite(x: Float32Array): boolean {
 }
 
 /**
+ * The mean of x[o, o + n) and 1 / sqrt(biased variance + eps), in two passes over float64 sums: what
+ * LayerNorm and GroupNorm both normalise a run of values with.
+ */
+function normalizer(x: Float32Array, o: number, n: number, eps: number): [number, number] {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += x[o + i];
+  mean /= n;
+  let variance = 0;
+  for (let i = 0; i < n; i++) {
+    const d = x[o + i] - mean;
+    variance += d * d;
+  }
+  return [mean, 1 / Math.sqrt(variance / n + eps)];
+}
+
+/**
  * LayerNorm over rows of length D (biased variance, like PyTorch), then optionally DiT's modulate
  * with one (shift, scale) row per batch item: rows [b*T, (b+1)*T) use shift[b], scale[b].
  */
@@ -70,15 +86,7 @@ export function layerNorm(
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
-    let mean = 0;
-    for (let d = 0; d < dim; d++) mean += x[o + d];
-    mean /= dim;
-    let variance = 0;
-    for (let d = 0; d < dim; d++) {
-      const c = x[o + d] - mean;
-      variance += c * c;
-    }
-    const inv = 1 / Math.sqrt(variance / dim + eps);
+    const [mean, inv] = normalizer(x, o, dim, eps);
     if (shift && scale) {
       const m = Math.floor(r / rowsPerBatch) * dim;
       for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv * (1 + scale[m + d]) + shift[m + d];
@@ -100,15 +108,7 @@ export function groupNorm(
   const perGroup = channels / groups, size = perGroup * spatial;
   for (let g = 0; g < images * groups; g++) {
     const o = g * size;
-    let mean = 0;
-    for (let i = 0; i < size; i++) mean += x[o + i];
-    mean /= size;
-    let variance = 0;
-    for (let i = 0; i < size; i++) {
-      const d = x[o + i] - mean;
-      variance += d * d;
-    }
-    const inv = 1 / Math.sqrt(variance / size + eps);
+    const [mean, inv] = normalizer(x, o, size, eps);
     for (let cc = 0; cc < perGroup; cc++) {
       const c = (g % groups) * perGroup + cc;
       const a = weight[c] * inv, b = bias[c];
