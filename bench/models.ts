@@ -124,68 +124,64 @@ export async function runModelBench(o: ModelBenchOptions): Promise<ModelBenchRes
     progress(`${row.task} on ${row.backend}: ${row.seconds === null ? `unavailable (${row.unavailable})` : `${row.seconds.toFixed(3)} s`}`);
   };
 
-  /** Median seconds of one forward including its read-back (a GPU backend only records until then). */
-  const forward = async (b: Backend) => {
-    const weights = randomWeights(config, b, 0);
-    const model = new DiT(config, weights);
-    const x = b.upload(latents(2 * config.inChannels * config.inputSize ** 2), [2, config.inChannels, config.inputSize, config.inputSize], 'f32');
-    try {
-      return (await timeMs(async () => {
-        const y = model.forward(x, [999, 500], [1, 207]);
-        await y.read();
-        y.dispose();
-      }, o.runs, 1)) / 1000;
-    } finally {
-      x.dispose();
-      disposeAll(weights);
-    }
-  };
-
-  /** Times `run` on the CPU backend, then on WebGPU where there is an adapter, one backend alive at a time. */
-  const onEachBackend = async (what: string, run: (b: Backend) => Promise<number>) => {
+  /**
+   * Times one task on the CPU backend, then on WebGPU where there is an adapter (one backend alive at a
+   * time), then takes PyTorch's time. `prepare` loads the model's weights and input on a backend and
+   * returns the run (read back, as a GPU backend only records until then) and what to release.
+   */
+  const measure = async (
+    what: string,
+    prepare: (b: Backend) => { run: () => Tensor; release: () => void },
+    torch: () => { seconds: number; detail: string } | { unavailable: string },
+  ) => {
+    const seconds = async (b: Backend) => {
+      const { run, release } = prepare(b);
+      try {
+        return (await timeMs(async () => {
+          const y = run();
+          await y.read();
+          y.dispose();
+        }, o.runs, 1)) / 1000;
+      } finally {
+        release();
+      }
+    };
     const cpu = new CpuBackend();
     try {
-      report({ task: what, backend: 'ditto cpu', seconds: await run(cpu), detail: `${cpu.pool.threads} threads` });
+      report({ task: what, backend: 'ditto cpu', seconds: await seconds(cpu), detail: `${cpu.pool.threads} threads` });
     } finally {
       await cpu.pool.close();
     }
     const gpu = await createWebGpuBackend();
-    if (!gpu.backend) {
+    if (gpu.backend) {
+      try {
+        report({ task: what, backend: 'ditto webgpu', seconds: await seconds(gpu.backend), detail: gpu.backend.describe() });
+      } finally {
+        gpu.backend.dispose();
+      }
+    } else {
       report({ task: what, backend: 'ditto webgpu', seconds: null, unavailable: gpu.reason });
-      return;
     }
-    try {
-      report({ task: what, backend: 'ditto webgpu', seconds: await run(gpu.backend), detail: gpu.backend.describe() });
-    } finally {
-      gpu.backend.dispose();
-    }
+    const t = o.torch ? torch() : { unavailable: 'skipped (--no-torch)' };
+    report('seconds' in t ? { task: what, backend: 'pytorch', seconds: t.seconds, detail: t.detail } : { task: what, backend: 'pytorch', seconds: null, unavailable: t.unavailable });
   };
-  await onEachBackend(task, forward);
-  const torch = o.torch ? torchTime('time_dit.py', ['--json-only', '--model', `DiT-${name}`, '--runs', String(o.runs), '--warmup', '1']) : { unavailable: 'skipped (--no-torch)' };
-  report('seconds' in torch ? { task, backend: 'pytorch', seconds: torch.seconds, detail: torch.detail } : { task, backend: 'pytorch', seconds: null, unavailable: torch.unavailable });
+
+  await measure(task, (b) => {
+    const weights = randomWeights(config, b, 0);
+    const model = new DiT(config, weights);
+    const x = b.upload(latents(2 * config.inChannels * config.inputSize ** 2), [2, config.inChannels, config.inputSize, config.inputSize], 'f32');
+    return { run: () => model.forward(x, [999, 500], [1, 207]), release: () => disposeAll([x, weights]) };
+  }, () => torchTime('time_dit.py', ['--json-only', '--model', `DiT-${name}`, '--runs', String(o.runs), '--warmup', '1']));
 
   const vae = o.vae ?? { config: SD_VAE, latent: 32 };
   const side = vae.latent * 2 ** (vae.config.levelChannels.length - 1);
   const vaeTask = `VAE decode, ${vae.config.latentChannels}x${vae.latent}x${vae.latent} latent to a ${side}x${side} image`;
-  /** Median seconds of one decode including its read-back. */
-  const decode = async (b: Backend) => {
+  await measure(vaeTask, (b) => {
     const weights = randomVaeWeights(vae.config, b, 0);
     const decoder = new VaeDecoder(vae.config, weights);
     const z = b.upload(latents(vae.config.latentChannels * vae.latent ** 2), [1, vae.config.latentChannels, vae.latent, vae.latent], 'f32');
-    try {
-      return (await timeMs(async () => {
-        const y = decoder.decode(z);
-        await y.read();
-        y.dispose();
-      }, o.runs, 1)) / 1000;
-    } finally {
-      z.dispose();
-      disposeAll(weights);
-    }
-  };
-  await onEachBackend(vaeTask, decode);
-  const torchDecode = o.torch ? torchVae(vae.latent, o.runs) : { unavailable: 'skipped (--no-torch)' };
-  report('seconds' in torchDecode ? { task: vaeTask, backend: 'pytorch', seconds: torchDecode.seconds, detail: torchDecode.detail } : { task: vaeTask, backend: 'pytorch', seconds: null, unavailable: torchDecode.unavailable });
+    return { run: () => decoder.decode(z), release: () => disposeAll([z, weights]) };
+  }, () => torchVae(vae.latent, o.runs));
 
   return {
     runs: o.runs,
