@@ -5,7 +5,7 @@ import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.j
 import { runCpuBench } from '../bench/cpu.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runModelBench } from '../bench/models.js';
-import { inspectModel, openModel } from '../models/pretrained.js';
+import { inspectModel, loadModel } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable } from './bench-tables.js';
@@ -110,7 +110,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
 
   const backend = await createBackend(backendChoice, io.info, { batch: seeds });
   const result = await runCacheBench({
-    model: openModel(modelPath, backend, { heads }),
+    model: loadModel(card, backend, { heads }),
     seeds,
     intervals,
     methods,

@@ -7,7 +7,7 @@
 
 import { UserError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
-import { BUNDLED_MODEL, inspectModel, openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, loadModel } from '../models/pretrained.js';
 import { FIT_METHODS, fitWeights, type FitMethod } from '../predictors/fit/fit.js';
 import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
@@ -59,7 +59,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
     throw new UserError(`--trajectories ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer trajectories (the paper's ablation shows a handful is enough)`);
   }
   const backend = await createBackend(backendChoice, io.info, { batch });
-  const model = openModel(modelPath, backend, { heads });
+  const model = loadModel(card, backend, { heads });
 
   const started = performance.now();
   const data = new Float32Array(count * steps * size);

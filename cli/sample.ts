@@ -11,7 +11,7 @@ import { writeSafetensors } from '../core/safetensors.js';
 import { UserError } from '../core/errors.js';
 import { grid, toImages, upscale } from '../models/image.js';
 import { writePng } from '../models/png.js';
-import { BUNDLED_MODEL, inspectModel, openModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, loadModel } from '../models/pretrained.js';
 import { METHODS } from '../predictors/methods.js';
 import { generate, imagesPerChunk } from '../predictors/pipeline.js';
 import { inspectVae } from '../models/vae/weights.js';
@@ -78,7 +78,7 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
 
   const backend = await createBackend(backendChoice, io.info, { batch, ...(vae ? { emulatedWins: DECODE_ON_EMULATED } : {}) });
   const vaeBackend = vae && decodeBackend(backend, backendChoice, vae.config, [batch, config.inChannels, config.inputSize, config.inputSize], io.info);
-  const model = openModel(modelPath, backend, { heads });
+  const model = loadModel(card, backend, { heads });
   const bar = progress('sampling', steps * Math.ceil(classes.length / imagesPerChunk(model, cfgScale)));
   const result = await generate({
     model, classes, seeds, steps, cfgScale, schedule: plan.schedule, predictor: plan.predictor,

@@ -108,7 +108,11 @@ export function inspectModel(path: string | undefined, opts: { heads?: number } 
 
 /** The checkpoint loaded onto `backend`, with its model card (see inspectModel). */
 export function openModel(path: string | undefined, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
-  const { card } = inspectModel(path, opts);
+  return loadModel(inspectModel(path, opts).card, backend, opts);
+}
+
+/** The weights of a model whose card a command has already inspected, loaded onto `backend`. */
+export function loadModel(card: ModelCard, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
   const { config, weights } = loadDiT(card.path, backend, opts);
   return { dit: new DiT(config, weights), card };
 }
