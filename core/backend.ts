@@ -59,6 +59,13 @@ export interface Backend {
    * modulate: y * (1 + scale[b]) + shift[b], where x is [B, T, D] and shift, scale are [B, D].
    */
   layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor;
+  /** RMSNorm over the last dim with a learned scale: x / sqrt(mean(x^2) + eps) * weight, weight [D]. */
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
+  /**
+   * Rotary position embedding of x [B, H, L, D]: each adjacent pair (x[2i], x[2i+1]) of a row rotated
+   * by the angle whose (cos, sin) is table[b, l, i] (table [B or 1, L, D/2, 2]; a 1 serves every b).
+   */
+  rope(x: Tensor, table: Tensor): Tensor;
   /** x + gate[b] * y with x, y [B, T, D] and gate [B, D]: DiT's gated residual. */
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor;
   /** Softmax over the last dim. */

@@ -122,6 +122,35 @@ export function layerNormModulate(x: Tensor, shift: Tensor, scale: Tensor, eps: 
   return x.backend.layerNorm(x, eps, shift, scale);
 }
 
+/**
+ * RMSNorm over the last dim with a learned scale (FLUX's QKNorm, Qwen-Image's norms):
+ * x / sqrt(mean(x^2) + eps) * weight, weight [D].
+ */
+export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+  requireF32('rmsNorm', x, weight);
+  requireSameBackend('rmsNorm', [x, weight]);
+  const dim = x.shape[x.rank - 1];
+  if (x.rank < 1 || dim === 0) fail('rmsNorm', `expected x [..., D] with D > 0, got ${shapeString(x.shape)}`);
+  if (weight.rank !== 1 || weight.shape[0] !== dim) fail('rmsNorm', `weight ${shapeString(weight.shape)} does not fit x ${shapeString(x.shape)}: expected [${dim}]`);
+  if (!(eps >= 0) || !Number.isFinite(eps)) fail('rmsNorm', `eps must be a finite non-negative number, got ${eps}`);
+  return x.backend.rmsNorm(x, weight, eps);
+}
+
+/**
+ * Rotary position embedding (FLUX's apply_rope): x [B, H, L, D] with each adjacent pair
+ * (x[2i], x[2i+1]) rotated by the angle whose (cos, sin) is table[b, l, i]; table [B or 1, L, D/2, 2].
+ */
+export function rope(x: Tensor, table: Tensor): Tensor {
+  requireF32('rope', x, table);
+  requireSameBackend('rope', [x, table]);
+  if (x.rank !== 4 || x.shape[3] % 2 !== 0) fail('rope', `expected x [B, H, L, D] with D even, got ${shapeString(x.shape)}`);
+  const [b, , l, d] = x.shape;
+  if (table.rank !== 4 || (table.shape[0] !== b && table.shape[0] !== 1) || table.shape[1] !== l || table.shape[2] !== d / 2 || table.shape[3] !== 2) {
+    fail('rope', `table ${shapeString(table.shape)} does not fit x ${shapeString(x.shape)}: expected [${b} or 1, ${l}, ${d / 2}, 2]`);
+  }
+  return x.backend.rope(x, table);
+}
+
 /** x + gate * y, the gate broadcast over tokens: DiT's adaLN-Zero residual. */
 export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
   requireF32('gatedResidual', x, gate, y);

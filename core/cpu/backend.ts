@@ -130,6 +130,19 @@ export class CpuBackend implements Backend {
     return out;
   }
 
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const out = this.empty(x.shape);
+    elementwise.rmsNorm(f32(x), f32(weight), f32(out), x.shape[x.rank - 1], eps);
+    return out;
+  }
+
+  rope(x: Tensor, table: Tensor): Tensor {
+    const out = this.empty(x.shape);
+    const [, heads, tokens, dim] = x.shape;
+    elementwise.rope(f32(x), f32(table), f32(out), heads, tokens, dim, table.shape[0]);
+    return out;
+  }
+
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
     const out = this.empty(x.shape);
     elementwise.gatedResidual(f32(x), f32(gate), f32(y), f32(out), x.shape[1], x.shape[2]);

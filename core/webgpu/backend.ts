@@ -22,7 +22,8 @@ import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attent
 import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
 import { groupNormKernel } from '../../kernels/webgpu/groupnorm.js';
 import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
-import { layerNormKernel } from '../../kernels/webgpu/layernorm.js';
+import { layerNormKernel, rmsNormKernel } from '../../kernels/webgpu/layernorm.js';
+import { ropeKernel } from '../../kernels/webgpu/rope.js';
 import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel, upsampleNearest2xKernel } from '../../kernels/webgpu/layout.js';
 import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/webgpu/matmul.js';
 import { nonFiniteKernel } from '../../kernels/webgpu/nonfinite.js';
@@ -322,6 +323,16 @@ export class WebGpuBackend implements Backend {
     // Like the CPU backend: x [B, T, D] takes modulation row b for its rows b*T..; other ranks one per row.
     const modulate = shift && scale ? (x.rank === 3 ? x.shape[1] : 1) : null;
     return this.run(layerNormKernel(rows, dim, eps, modulate, this.caps), shift && scale ? [x, shift, scale] : [x], x.shape);
+  }
+
+  rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
+    const dim = x.shape[x.rank - 1];
+    return this.run(rmsNormKernel(x.size / dim, dim, eps, this.caps), [x, weight], x.shape);
+  }
+
+  rope(x: Tensor, table: Tensor): Tensor {
+    const [batch, heads, tokens, dim] = x.shape;
+    return this.run(ropeKernel(batch, heads, tokens, dim, table.shape[0], this.caps), [x, table], x.shape);
   }
 
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {

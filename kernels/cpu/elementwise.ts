@@ -121,6 +121,31 @@ export function groupNorm(
   }
 }
 
+/** RMSNorm over rows of length D with a learned scale: out = x / sqrt(mean(x^2) + eps) * weight. */
+export function rmsNorm(x: Float32Array, weight: Float32Array, out: Float32Array, dim: number, eps: number): void {
+  for (let o = 0; o < x.length; o += dim) {
+    let squares = 0;
+    for (let d = 0; d < dim; d++) squares += x[o + d] * x[o + d];
+    const inv = 1 / Math.sqrt(squares / dim + eps);
+    for (let d = 0; d < dim; d++) out[o + d] = x[o + d] * inv * weight[d];
+  }
+}
+
+/**
+ * RoPE: x [B, H, L, D] with each adjacent pair (x[2i], x[2i+1]) rotated by table[b or 0, l, i] =
+ * (cos, sin): (c x0 - s x1, s x0 + c x1). The table has tableBatch = B or 1 rows.
+ */
+export function rope(x: Float32Array, table: Float32Array, out: Float32Array, heads: number, tokens: number, dim: number, tableBatch: number): void {
+  const pairs = dim / 2;
+  for (let p = 0; p < x.length / 2; p++) {
+    const b = tableBatch === 1 ? 0 : Math.floor(p / (heads * tokens * pairs));
+    const t = 2 * ((b * tokens + (Math.floor(p / pairs) % tokens)) * pairs + (p % pairs));
+    const c = table[t], s = table[t + 1], x0 = x[2 * p], x1 = x[2 * p + 1];
+    out[2 * p] = c * x0 - s * x1;
+    out[2 * p + 1] = s * x0 + c * x1;
+  }
+}
+
 /** out = x + gate[b] * y over [B, T, D], gate [B, D]. */
 export function gatedResidual(x: Float32Array, gate: Float32Array, y: Float32Array, out: Float32Array, tokens: number, dim: number): void {
   for (let i = 0; i < x.length; i++) {

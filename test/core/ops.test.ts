@@ -110,6 +110,41 @@ for (const be of backends) {
     assert.throws(() => op.layerNormModulate(up(x, [B, T, D]), up(shift, [B, D]), up(scale.subarray(0, D), [1, D]), 1e-6), /does not fit/);
   });
 
+  test(name('rmsNorm'), async () => {
+    const [R, D] = [5, 19];
+    const x = randn(R * D, 21).map((v) => 2 * v + 0.5), w = randn(D, 22);
+    const expected = Array.from({ length: R * D }, (_, i) => {
+      const r = Math.floor(i / D), row = x.subarray(r * D, (r + 1) * D);
+      const ms = row.reduce((a, v) => a + v * v, 0) / D;
+      return (x[i] / Math.sqrt(ms + 1e-6)) * w[i % D];
+    });
+    close(await values(op.rmsNorm(up(x, [R, D]), up(w, [D]), 1e-6)), expected, 1e-5, 'rmsNorm');
+    assert.throws(() => op.rmsNorm(up(x, [R, D]), up(w.subarray(1), [D - 1]), 1e-6), /does not fit/);
+  });
+
+  // The pair rotation as a complex product, (x0 + i x1) e^{ia}, with a per-image table and a shared one.
+  for (const tableBatch of [2, 1]) {
+    test(name(`rope with a table for ${tableBatch} image(s)`), async () => {
+      const [B, H, L, D] = [2, 3, 5, 6];
+      const x = randn(B * H * L * D, 31);
+      const angles = randn(tableBatch * L * (D / 2), 32).map((v) => 40 * v);
+      const table = Float32Array.from({ length: angles.length * 2 }, (_, i) => (i % 2 ? Math.sin : Math.cos)(angles[i >> 1]));
+      const expected = Array.from(x, (_, i) => {
+        const p = i >> 1, b = tableBatch === 1 ? 0 : Math.floor(p / (H * L * (D / 2)));
+        const a = angles[(b * L + (Math.floor(p / (D / 2)) % L)) * (D / 2) + (p % (D / 2))];
+        const x0 = x[2 * p], x1 = x[2 * p + 1];
+        return i % 2 ? Math.sin(a) * x0 + Math.cos(a) * x1 : Math.cos(a) * x0 - Math.sin(a) * x1;
+      });
+      close(await values(op.rope(up(x, [B, H, L, D]), up(table, [tableBatch, L, D / 2, 2]))), expected, 1e-6, 'rope');
+    });
+  }
+
+  test(name('rope refuses a table that does not fit'), () => {
+    const x = up(randn(2 * 1 * 3 * 4, 1), [2, 1, 3, 4]);
+    assert.throws(() => op.rope(x, up(randn(3 * 3 * 2 * 2, 2), [3, 3, 2, 2])), /expected \[2 or 1, 3, 2, 2\]/);
+    assert.throws(() => op.rope(up(randn(6, 1), [1, 1, 2, 3]), up(randn(4, 2), [1, 2, 1, 2])), /D even/);
+  });
+
   test(name('gatedResidual'), async () => {
     const [B, T, D] = [2, 5, 6];
     const x = randn(B * T * D, 1), y = randn(B * T * D, 2), g = randn(B * D, 3);

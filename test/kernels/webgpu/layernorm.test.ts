@@ -1,5 +1,6 @@
 // kernels/webgpu/layernorm.ts against the CPU backend: row lengths below, at and above the workgroup size
-// (up to 8 values per invocation), with and without DiT's modulate, and rows far from zero mean.
+// (up to 8 values per invocation), with and without DiT's modulate, and rows far from zero mean; and
+// RMSNorm, the same row kernel with one reduction.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -42,6 +43,12 @@ if (pair) {
       }
     }
   });
+
+  for (const dim of [12, 37, 128, 2500]) {
+    test(`rmsNorm rows of ${dim}`, async () => {
+      await expectParity(pair, 'rms', (x, w) => op.rmsNorm(x, w, 1e-6), [rand([2, 3, 4, dim], dim, 3), rand([dim], 7)], 1e-5);
+    });
+  }
 
   test('layerNorm of rows with a large mean (two-pass variance)', async () => {
     const [data, shape] = rand([4, 300], 5);
