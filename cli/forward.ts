@@ -1,15 +1,22 @@
-// `ditto forward`: one DiT forward pass on inputs from a file, for checking the engine against PyTorch.
+// `ditto forward`: one transformer forward pass on inputs from a file, for checking the engine against
+// PyTorch. The checkpoint's tensor names tell the architecture (models/architecture.ts).
 //
 //   ditto forward --weights W.safetensors|W.pt --inputs I.safetensors --out O.safetensors
 //                 [--cfg-scale S] [--backend auto|cpu|webgpu] [--heads H]
 //
-// I holds x [N, C, H, W] (F32), t [N] (the DDPM index, F32) and y [N] (I64 or I32). O gets `out`, and
-// with --cfg-scale also `out_cfg` = forward_with_cfg([x; x], [t; t], [y; null], S).
+// DiT: I holds x [N, C, H, W] (F32), t [N] (the DDPM index, F32) and y [N] (I64 or I32). O gets `out`,
+// and with --cfg-scale also `out_cfg` = forward_with_cfg([x; x], [t; t], [y; null], S).
+// FLUX: I holds img [B, L, in], img_ids [B, L, 3], txt [B, Lt, ctx], txt_ids [B, Lt, 3], timesteps [B]
+// in [0, 1], y [B, vec] and, for a model with guidance_in, guidance [B]; O gets `out` [B, L, out].
 
+import type { Backend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
 import { shapeString } from '../core/shape.js';
+import { checkpointArchitecture } from '../models/architecture.js';
 import { DiT } from '../models/dit/dit.js';
+import { Flux } from '../models/flux/flux.js';
+import { inspectFlux, loadFlux } from '../models/flux/weights.js';
 import { inspectDiT, loadDiT } from '../models/dit/weights.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
@@ -48,6 +55,94 @@ function readInputs(path: string): Inputs {
   }
 }
 
+/** A float tensor of an inputs file, as f32 with its shape checked (rank, and dims given as numbers), refused if not finite. */
+function readInput(file: SafetensorsFile, name: string, dims: (number | string)[], what: string): { data: Float32Array; shape: number[] } {
+  if (!file.has(name)) throw new UserError(`${file.path}: missing tensor "${name}": ${what}`);
+  const shape = file.info(name).shape;
+  if (shape.length !== dims.length || dims.some((d, i) => typeof d === 'number' && shape[i] !== d)) {
+    throw new UserError(`${file.path}: ${name} has shape ${shapeString(shape)}, expected [${dims.join(', ')}]`);
+  }
+  const data = file.readF32(name);
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new UserError(`${file.path}: ${name} holds ${data[bad]} at element ${bad}: inputs must be finite`);
+  return { data, shape };
+}
+
+const FLUX_INPUTS = 'FLUX inputs are img [B, L, in], img_ids [B, L, 3], txt [B, Lt, ctx], txt_ids [B, Lt, 3], timesteps [B], y [B, vec] and guidance [B] (models with guidance_in)';
+
+/** The FLUX inputs file, read and checked against the checkpoint's config before any device opens. */
+function readFluxInputs(weightsPath: string, inputsPath: string) {
+  const { config } = inspectFlux(weightsPath);
+  const axes = config.axesDim.length;
+  const file = SafetensorsFile.open(inputsPath);
+  try {
+    const img = readInput(file, 'img', ['B', 'L', config.inChannels], FLUX_INPUTS);
+    const [B, L] = img.shape;
+    const txt = readInput(file, 'txt', [B, 'Lt', config.contextInDim], FLUX_INPUTS);
+    const Lt = txt.shape[1];
+    return {
+      img, txt,
+      imgIds: readInput(file, 'img_ids', [B, L, axes], FLUX_INPUTS),
+      txtIds: readInput(file, 'txt_ids', [B, Lt, axes], FLUX_INPUTS),
+      timesteps: readInput(file, 'timesteps', [B], FLUX_INPUTS),
+      y: readInput(file, 'y', [B, config.vecInDim], FLUX_INPUTS),
+      // The official forward ignores guidance when the model does not embed it: so does this.
+      guidance: config.guidanceEmbed ? readInput(file, 'guidance', [B], `this model has guidance_in (like FLUX.1-dev): ${FLUX_INPUTS}`) : null,
+    };
+  } finally {
+    file.close();
+  }
+}
+
+/** One FLUX forward: `out` [B, L, out_channels]. */
+async function runFlux(weightsPath: string, inputs: ReturnType<typeof readFluxInputs>, backend: Backend): Promise<Run> {
+  const { config: c, weights } = loadFlux(weightsPath, backend);
+  const up = (t: { data: Float32Array; shape: number[] }) => backend.upload(t.data, t.shape, 'f32');
+  const out = new Flux(c, weights).forward({
+    img: up(inputs.img), imgIds: inputs.imgIds.data, txt: up(inputs.txt), txtIds: inputs.txtIds.data,
+    timesteps: inputs.timesteps.data, y: up(inputs.y), guidance: inputs.guidance?.data,
+  });
+  return {
+    results: { out: { dtype: 'F32', shape: out.shape, data: (await out.read()) as Float32Array } },
+    describe: `FLUX double blocks ${c.depth}, single ${c.depthSingle}, hidden ${c.hiddenSize}, heads ${c.numHeads}, axes ${c.axesDim.join(',')}, theta ${c.theta}, guidance ${c.guidanceEmbed}`,
+    config: c,
+  };
+}
+
+/** DiT: `out`, and with a guidance scale also `out_cfg`. */
+async function runDit(weightsPath: string, data: Inputs, backend: Backend, heads: number | undefined, cfgScale: number | undefined): Promise<Run> {
+  const loaded = loadDiT(weightsPath, backend, { heads });
+  const model = new DiT(loaded.config, loaded.weights);
+  const x = backend.upload(data.x, data.xShape, 'f32');
+  const out = model.forward(x, data.t, data.y);
+  const results: Results = { out: { dtype: 'F32', shape: out.shape, data: (await out.read()) as Float32Array } };
+  if (cfgScale !== undefined) {
+    const n = data.xShape[0];
+    const x2 = backend.upload(new Float32Array([...data.x, ...data.x]), [2 * n, ...data.xShape.slice(1)], 'f32');
+    const t2 = [...data.t, ...data.t];
+    const y2 = [...data.y, ...new Array<number>(n).fill(loaded.config.numClasses)];
+    const guided = model.forwardWithCfg(x2, t2, y2, cfgScale);
+    results.out_cfg = { dtype: 'F32', shape: guided.shape, data: (await guided.read()) as Float32Array };
+  }
+  const c = loaded.config;
+  return {
+    results,
+    describe: `DiT depth ${c.depth}, hidden ${c.hiddenSize}, heads ${c.numHeads}, patch ${c.patchSize}, ${c.inputSize}x${c.inputSize}x${c.inChannels}, learn_sigma ${c.learnSigma}`,
+    config: c,
+  };
+}
+
+interface Run {
+  results: Results;
+  /** One line naming the architecture and its config. */
+  describe: string;
+  config: object;
+}
+
+const ARCHITECTURE_NAMES = { dit: 'DiT', flux: 'FLUX', 'qwen-image': 'Qwen-Image' } as const;
+
+type Results = Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }>;
+
 export async function forwardCommand(argv: string[], io: CommandIo): Promise<void> {
   const flags = parseFlags(argv, {
     weights: { type: 'string' },
@@ -67,43 +162,41 @@ export async function forwardCommand(argv: string[], io: CommandIo): Promise<voi
   const inputs = [{ flag: '--weights', path: weightsPath }, { flag: '--inputs', path: inputsPath }];
   checkInputs(inputs);
   checkOutputs([{ flag: '--out', path: outPath }], inputs);
-  inspectDiT(weightsPath, { heads });
-  const data = readInputs(inputsPath);
+  const architecture = checkpointArchitecture(weightsPath);
+  let run: (backend: Backend) => Promise<Run>;
+  if (architecture === 'dit') {
+    inspectDiT(weightsPath, { heads });
+    const data = readInputs(inputsPath);
+    run = (backend) => runDit(weightsPath, data, backend, heads, cfgScale);
+  } else {
+    for (const [flag, value] of [['--cfg-scale', cfgScale], ['--heads', heads]] as const) {
+      if (value !== undefined) throw new UserError(`${flag} applies to DiT checkpoints; ${weightsPath} is a ${ARCHITECTURE_NAMES[architecture]} transformer: drop ${flag}`);
+    }
+    if (architecture === 'qwen-image') throw new UserError(`${weightsPath} is a Qwen-Image transformer, which this build of ditto cannot run yet`);
+    const data = readFluxInputs(weightsPath, inputsPath);
+    run = (backend) => runFlux(weightsPath, data, backend);
+  }
   const backend = await createBackend(backendChoice, io.info);
 
   const started = performance.now();
-  const loaded = loadDiT(weightsPath, backend, { heads });
-  const model = new DiT(loaded.config, loaded.weights);
-  const x = backend.upload(data.x, data.xShape, 'f32');
-  const out = model.forward(x, data.t, data.y);
-  const results: Record<string, { dtype: 'F32'; shape: readonly number[]; data: Float32Array }> = {
-    out: { dtype: 'F32', shape: out.shape, data: (await out.read()) as Float32Array },
-  };
-  if (cfgScale !== undefined) {
-    const n = data.xShape[0];
-    const x2 = backend.upload(new Float32Array([...data.x, ...data.x]), [2 * n, ...data.xShape.slice(1)], 'f32');
-    const t2 = [...data.t, ...data.t];
-    const y2 = [...data.y, ...new Array<number>(n).fill(loaded.config.numClasses)];
-    const guided = model.forwardWithCfg(x2, t2, y2, cfgScale);
-    results.out_cfg = { dtype: 'F32', shape: guided.shape, data: (await guided.read()) as Float32Array };
-  }
+  const { results, describe, config } = await run(backend);
   for (const [name, r] of Object.entries(results)) {
     const bad = r.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw new UserError(`the forward pass produced ${r.data[bad]} in ${name} (element ${bad}): the inputs or --cfg-scale are out of range for this model; nothing was written`);
   }
   writeSafetensors(outPath, results, { cfg_scale: String(cfgScale ?? '') });
   const seconds = (performance.now() - started) / 1000;
-  const c = loaded.config;
   const summary = {
     out: outPath,
+    architecture,
     backend: backend.name,
-    config: c,
+    config,
     tensors: Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.shape])),
     seconds,
   };
   if (flags.bool('json')) io.print(formatJson(summary));
   else {
-    io.print(`DiT depth ${c.depth}, hidden ${c.hiddenSize}, heads ${c.numHeads}, patch ${c.patchSize}, ${c.inputSize}x${c.inputSize}x${c.inChannels}, learn_sigma ${c.learnSigma}`);
+    io.print(describe);
     io.print(`wrote ${Object.entries(results).map(([k, v]) => `${k} ${shapeString(v.shape)}`).join(', ')} to ${outPath} in ${seconds.toFixed(2)} s on ${backend.name}`);
   }
 }

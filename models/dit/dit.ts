@@ -18,7 +18,7 @@ import { UserError } from '../../core/errors.js';
 import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
 import { headDim, outChannels, type DiTConfig } from './config.js';
-import { timestepSinusoid } from './timestep.js';
+import { timestepSinusoid } from '../timestep.js';
 import type { BlockWeights, DiTWeights, Linear } from './weights.js';
 
 const EPS = 1e-6;

@@ -14,7 +14,7 @@ import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { checkTensors as checkExpected, gib, MAX_TENSOR_BYTES, randomWeightSource, readWeight } from '../weights.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
-import { FREQUENCY_SIZE } from './timestep.js';
+import { FREQUENCY_SIZE } from '../timestep.js';
 
 export interface Linear {
   weight: Tensor;

@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readSafetensorsF32, SafetensorsFile } from '../../../core/safetensors.js';
-import { timestepSinusoid } from '../../../models/dit/timestep.js';
-import { fixture } from '../../backends.js';
+import { readSafetensorsF32, SafetensorsFile } from '../../core/safetensors.js';
+import { timestepSinusoid } from '../../models/timestep.js';
+import { fixture } from '../backends.js';
 
 test("cos comes first: docs/dit.md's check values for t = 999", () => {
   const e = timestepSinusoid([999]);

@@ -1,4 +1,5 @@
-// DiT's timestep embedding, the sinusoid part (the MLP after it is in dit.ts):
+// The timestep sinusoid of DiT and FLUX (each puts an MLP after it; FLUX also embeds its guidance
+// scale this way, and multiplies times in [0, 1] by 1000 first):
 //   freqs_i = exp(-ln(10000) * i / 128), args = t * freqs, emb = [cos(args), sin(args)]  (cos first)
 // The official code computes it in float32 even for a float64 model, so every step here is rounded to
 // f32 (Math.fround) in the same order as PyTorch's ops: at t = 999 the arguments reach ~999, where one
