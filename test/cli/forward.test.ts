@@ -64,6 +64,34 @@ test('--weights takes a PyTorch .pt: the same output as its safetensors, bit for
   assert.ok(maxRelErr(fromPt.get('out')!.data, readSafetensorsF32(fixture(`${name}.expected.safetensors`)).tensors.get('out')!.data) <= 1e-4);
 });
 
+for (const backend of (await testBackends()).map((b) => b.name)) {
+  test(`forward on a FLUX checkpoint (${backend}) writes the official Flux.forward output`, async () => {
+    for (const name of ['flux-g-h64', 'flux-odd-h60']) {
+      const outPath = tmp(`flux-${backend}.safetensors`);
+      const { io, out } = capture();
+      assert.is(await main(['forward', '--weights', fixture(`flux/${name}.weights.safetensors`), '--inputs', fixture(`flux/${name}.inputs.safetensors`),
+        '--out', outPath, '--backend', backend, '--json'], io), 0);
+      assert.is(JSON.parse(out[0]).architecture, 'flux');
+      const got = readSafetensorsF32(outPath).tensors.get('out')!;
+      const want = readSafetensorsF32(fixture(`flux/${name}.expected.safetensors`)).tensors.get('out')!;
+      assert.equal(got.shape, want.shape);
+      assert.ok(maxRelErr(got.data, want.data) <= (backend === 'cpu' ? 1e-4 : 1e-3), name);
+    }
+  });
+}
+
+test('FLUX inputs and flags are checked before anything runs', async () => {
+  const weights = fixture('flux/flux-g-h64.weights.safetensors');
+  const cases: [string[], RegExp][] = [
+    // flux-odd-h60's inputs carry no guidance, and its img has 12 features where this model takes 16.
+    [['forward', '--weights', weights, '--inputs', fixture('flux/flux-odd-h60.inputs.safetensors'), '--out', tmp('f.safetensors')], /img has shape \[1, 15, 12\], expected \[B, L, 16\]/],
+    [['forward', '--weights', weights, '--inputs', fixture('dit-d2-h96-p2.inputs.safetensors'), '--out', tmp('f.safetensors')], /missing tensor "img": FLUX inputs are img \[B, L, in\]/],
+    [['forward', '--weights', weights, '--inputs', fixture('flux/flux-g-h64.inputs.safetensors'), '--out', tmp('f.safetensors'), '--cfg-scale', '4'], /--cfg-scale applies to DiT checkpoints; .* is a FLUX transformer: drop --cfg-scale/],
+    [['forward', '--weights', weights, '--inputs', fixture('flux/flux-g-h64.inputs.safetensors'), '--out', tmp('f.safetensors'), '--heads', '2'], /--heads applies to DiT checkpoints/],
+  ];
+  await expectUserErrors(cases);
+});
+
 test('user mistakes end in one line on stderr and exit code 1', async () => {
   const cases: [string[], RegExp][] = [
     [['forward', '--inputs', 'i', '--out', 'o'], /missing --weights/],

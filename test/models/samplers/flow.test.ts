@@ -4,7 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { UserError } from '../../../core/errors.js';
+import { readSafetensorsF32 } from '../../../core/safetensors.js';
 import { eulerFlow, flowMu, flowTimes } from '../../../models/samplers/flow.js';
+import { fixture } from '../../backends.js';
 
 function closeArr(actual: number[], expected: number[], tol = 1e-12): void {
   assert.is(actual.length, expected.length);
@@ -91,6 +93,18 @@ test('bad step counts and token counts throw UserError', () => {
   }
   for (const t of [0, -5, NaN, Infinity]) {
     assert.throws(() => flowTimes(4, { shiftTokens: t }), (e: unknown) => e instanceof UserError, `tokens=${t}`);
+  }
+});
+
+test("equal the official FLUX get_schedule (float32) for every fixture's steps and sequence length", () => {
+  const expected = readSafetensorsF32(fixture('flux/flux-schedule.expected.safetensors')).tensors;
+  for (const [name, { data }] of expected) {
+    const shifted = /^schedule\.(\d+)\.(\d+)$/.exec(name);
+    const plain = /^schedule_noshift\.(\d+)$/.exec(name);
+    const times = shifted ? flowTimes(Number(shifted[1]), { shiftTokens: Number(shifted[2]) }) : flowTimes(Number(plain![1]));
+    assert.is(times.length, data.length, name);
+    const worst = Math.max(...times.map((t, i) => Math.abs(t - data[i])));
+    assert.ok(worst <= 1e-6, `${name}: max difference ${worst}`);
   }
 });
 
