@@ -83,11 +83,12 @@ function mean(xs: number[]): number {
 
 export async function runCacheBench(o: CacheBenchOptions): Promise<CacheBenchResult> {
   const { model } = o;
-  const { dit, card } = model;
+  const { card } = model;
+  const info = model.model.info;
   if (!card.dataRange) throw new UserError(`${card.path} has no __metadata__.data_range: the cache benchmark scores images and needs a pixel-space model`);
   if (o.seeds >= CALIBRATION_SEED_BASE) throw new UserError(`--seeds must stay below ${CALIBRATION_SEED_BASE}, where the calibration seeds start`);
   const seeds = Array.from({ length: o.seeds }, (_, i) => i);
-  const classes = seeds.map((s) => s % dit.config.numClasses);
+  const classes = seeds.map((s) => s % info.numClasses);
   const run = (schedule?: Schedule, predictor?: Predictor) =>
     generate({ model, classes, seeds, steps: o.steps, cfgScale: o.cfgScale, schedule, predictor });
   const images = (g: Generated) => toImages(g.samples, g.shape, card.dataRange!);
@@ -165,7 +166,7 @@ export async function runCacheBench(o: CacheBenchOptions): Promise<CacheBenchRes
   const referenceSeconds = mean(referenceRuns);
   for (const row of rows) row.latency_speedup = referenceSeconds / row.seconds;
   return {
-    model: card.path, backend: dit.backend.name, seeds, classes, steps: o.steps, cfg_scale: o.cfgScale,
+    model: card.path, backend: model.model.backend.name, seeds, classes, steps: o.steps, cfg_scale: o.cfgScale,
     ssim: 'Wang et al. 2004: Gaussian 11x11, sigma 1.5, K1 0.01, K2 0.03, L 255, valid region, on the 8-bit gray images',
     reference_seconds: referenceSeconds, reference_runs_seconds: referenceRuns, rows,
   };

@@ -49,11 +49,11 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   checkInputs(inputs);
   checkOutputs(given([['--out', outPath], ['--save-trajectories', save]]), [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
   const heads = flags.integer('heads');
-  const { card, config: c } = inspectModel(modelPath, { heads });
+  const { card, info: c } = inspectModel(modelPath, { heads });
   const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const schedule = hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, 'paper') : undefined;
-  const size = c.inChannels * c.inputSize * c.inputSize;
+  const size = c.channels * c.height * c.width;
   const bytes = count * steps * size * 4;
   if (bytes > MAX_HOST_BYTES) {
     throw new UserError(`--trajectories ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer trajectories (the paper's ablation shows a handful is enough)`);
@@ -80,7 +80,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   bar.stop();
   const sampled = performance.now();
 
-  const shape = [count, steps, c.inChannels, c.inputSize, c.inputSize];
+  const shape = [count, steps, c.channels, c.height, c.width];
   const traj = makeTrajectories(data, shape, 'calibration');
   if (save) writeSafetensors(save, { trajectories: { dtype: 'F32', shape, data } }, { model: card.path, cfg_scale: String(cfgScale), seed_base: String(calibrationPair(0, 1).seed) });
   const { total: g } = gramMatrices(traj);

@@ -59,25 +59,25 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   checkInputs(inputs);
   checkOutputs([{ flag: '--out', path: out }], [...inputs, { flag: 'the bundled model', path: BUNDLED_MODEL }]);
   const heads = flags.integer('heads');
-  const { card, config } = inspectModel(modelPath, { heads });
+  const { card, info } = inspectModel(modelPath, { heads });
   const vae = vaePath === undefined ? null : inspectVae(vaePath);
   if (vae) {
     if (card.dataRange) throw new UserError(`--vae decodes latents, but ${card.path} samples images (it has __metadata__.data_range): leave --vae out`);
-    if (vae.config.latentChannels !== config.inChannels) {
-      throw new UserError(`${vaePath}: this VAE decodes latents of ${vae.config.latentChannels} channels, but ${card.path} samples ${config.inChannels}: pass the VAE the model was trained with`);
+    if (vae.config.latentChannels !== info.channels) {
+      throw new UserError(`${vaePath}: this VAE decodes latents of ${vae.config.latentChannels} channels, but ${card.path} samples ${info.channels}: pass the VAE the model was trained with`);
     }
-    checkImageBytes(vae.config, [batch, config.inChannels, config.inputSize, config.inputSize], `--class ${classArg} with --per-class ${perClass}`);
+    checkImageBytes(vae.config, [batch, info.channels, info.height, info.width], `--class ${classArg} with --per-class ${perClass}`);
   } else if (out.endsWith('.png') && !card.dataRange) {
     throw new UserError(`${card.path} has no __metadata__.data_range: it samples latents that need a VAE decoder; pass --vae V, or write them with --out samples.safetensors`);
   }
   const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
-  const classes = parseClasses(classArg, config.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
+  const classes = parseClasses(classArg, info.numClasses).flatMap((c) => new Array<number>(perClass).fill(c));
   const seeds = classes.map((_, i) => seed + (i % perClass));
   const plan = cacheFromFlags(flags, steps, card);
 
   const backend = await createBackend(backendChoice, io.info, { batch, ...(vae ? { emulatedWins: DECODE_ON_EMULATED } : {}) });
-  const vaeBackend = vae && decodeBackend(backend, backendChoice, vae.config, [batch, config.inChannels, config.inputSize, config.inputSize], io.info);
+  const vaeBackend = vae && decodeBackend(backend, backendChoice, vae.config, [batch, info.channels, info.height, info.width], io.info);
   const model = loadModel(card, backend, { heads });
   const bar = progress('sampling', steps * Math.ceil(classes.length / imagesPerChunk(model, cfgScale)));
   const result = await generate({

@@ -1,5 +1,6 @@
-// A checkpoint plus what it takes to sample from it: the model card. ditto bundles one trained model
-// (assets/mnist-dit.safetensors, made by tools/train_mnist.py), the default of every sampling command.
+// A checkpoint plus what it takes to sample from it: the model card. ditto bundles two trained models,
+// a DiT (assets/mnist-dit.safetensors, made by tools/train_mnist.py, the default of every sampling
+// command) and a FLUX-architecture MMDiT (assets/mnist-flux.safetensors, tools/train_mnist_flux.py).
 // Its sampler, step count, guidance scale, time shift and data range travel in the safetensors
 // __metadata__, each checked when the card is read; a checkpoint without them (an official DiT) gets
 // DiT's own defaults: DDIM, 50 steps and guidance scale 4.
@@ -9,17 +10,24 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
 import { requireRegularFile } from '../core/files.js';
-import { tokens, type DiTConfig } from './dit/config.js';
+import { checkpointArchitecture, type Architecture } from './architecture.js';
+import type { ClassModel, ModelInfo } from './class-model.js';
+import { ditInfo } from './dit/config.js';
 import { DiT } from './dit/dit.js';
 import { inspectDiT, loadDiT } from './dit/weights.js';
+import { FluxClassModel, fluxInfo } from './flux/class-model.js';
+import { Flux } from './flux/flux.js';
+import { inspectFlux, loadFlux, type FluxHeader } from './flux/weights.js';
 import { ddim } from './samplers/ddim.js';
 import { eulerFlow } from './samplers/flow.js';
 import type { Sampler } from './samplers/sampler.js';
 
 export const BUNDLED_MODEL = fileURLToPath(new URL('../../assets/mnist-dit.safetensors', import.meta.url));
+export const BUNDLED_FLUX_MODEL = fileURLToPath(new URL('../../assets/mnist-flux.safetensors', import.meta.url));
 
 export interface ModelCard {
   path: string;
+  architecture: Architecture;
   sampler: 'euler-flow' | 'ddim';
   steps: number;
   cfgScale: number;
@@ -32,7 +40,7 @@ export interface ModelCard {
 }
 
 export interface OpenedModel {
-  dit: DiT;
+  model: ClassModel;
   card: ModelCard;
 }
 
@@ -58,7 +66,7 @@ function decimal(value: string): number | undefined {
  * The sampling settings of a checkpoint's __metadata__, each checked: a card that cannot be sampled
  * as written is refused here, naming the key, rather than failing (or running for ever) later.
  */
-function cardSettings(file: string, m: Record<string, string>): Omit<ModelCard, 'path' | 'l2pWeights'> {
+function cardSettings(file: string, m: Record<string, string>): Omit<ModelCard, 'path' | 'architecture' | 'l2pWeights'> {
   const bad = (key: string, expected: string) =>
     new UserError(`${file}: __metadata__.${key} is ${JSON.stringify(m[key])}, expected ${expected}: fix the checkpoint's metadata`);
   const sampler = m.sampler ?? 'ddim';
@@ -89,21 +97,59 @@ function cardSettings(file: string, m: Record<string, string>): Omit<ModelCard, 
 }
 
 /**
- * A checkpoint's model card and config from its header alone: what a command checks its flags
+ * The sample shape [C, H, W] of a class-prompted FLUX model: `__metadata__.sample_shape`, whose 2x2
+ * patches must give the model's input features (FLUX packs 2x2 pixels of C channels into 4C features).
+ */
+function fluxSampleShape(file: string, h: FluxHeader): [number, number, number] {
+  const v = h.metadata.sample_shape;
+  const dims = v !== undefined && /^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/.test(v) ? v.split(',').map(Number) : [];
+  const [c, height, width] = dims;
+  if (dims.length !== 3 || !(c > 0 && height > 0 && width > 0) || height % 2 || width % 2) {
+    throw new UserError(`${file}: __metadata__.sample_shape is ${JSON.stringify(v)}, expected "C,H,W" with even H and W (the image FLUX samples, packed in 2x2 patches)`);
+  }
+  if (4 * c !== h.config.inChannels || h.config.outChannels !== h.config.inChannels) {
+    throw new UserError(`${file}: __metadata__.sample_shape gives ${c} channels, but the model takes ${h.config.inChannels} features and gives ${h.config.outChannels} (expected 4C each): fix the checkpoint's metadata`);
+  }
+  return [c, height, width];
+}
+
+/** The sizes sampling needs, from the checkpoint's header; a FLUX checkpoint must carry class prompts. */
+function inspectInfo(file: string, architecture: Architecture, opts: { heads?: number }): { info: ModelInfo; metadata: Record<string, string> } {
+  if (architecture === 'flux') {
+    const h = inspectFlux(file);
+    if (!h.prompts) {
+      throw new UserError(`${file} is a FLUX transformer without a class prompt table (class_prompts.txt, class_prompts.y): ditto samples class-conditional models; run one forward with \`ditto forward\``);
+    }
+    const declared = h.metadata.num_classes;
+    if (declared !== undefined && declared !== String(h.prompts.rows - 1)) {
+      throw new UserError(`${file}: __metadata__.num_classes is ${JSON.stringify(declared)} but class_prompts has ${h.prompts.rows} rows: expected num_classes + 1 (the last row is the null prompt)`);
+    }
+    return { info: fluxInfo(h.config, h.prompts, fluxSampleShape(file, h)), metadata: h.metadata };
+  }
+  if (architecture === 'qwen-image') throw new UserError(`${file} is a Qwen-Image transformer: ditto samples class-conditional DiT and FLUX models; run one forward with \`ditto forward\``);
+  const { config, metadata } = inspectDiT(file, opts);
+  return { info: ditInfo(config), metadata };
+}
+
+/**
+ * A checkpoint's model card and sizes from its header alone: what a command checks its flags
  * against before it opens a device.
  */
-export function inspectModel(path: string | undefined, opts: { heads?: number } = {}): { card: ModelCard; config: DiTConfig } {
+export function inspectModel(path: string | undefined, opts: { heads?: number } = {}): { card: ModelCard; info: ModelInfo } {
   const file = path ?? BUNDLED_MODEL;
   if (path === undefined && !existsSync(file)) throw new UserError(`the bundled model ${file} is missing: reinstall ditto, or pass --model M.safetensors`);
   requireRegularFile(file, 'model file');
-  const { config, metadata } = inspectDiT(file, opts);
+  const architecture = checkpointArchitecture(file);
+  if (architecture !== 'dit' && opts.heads !== undefined) throw new UserError(`--heads applies to DiT checkpoints; ${file} is a ${architecture === 'flux' ? 'FLUX' : 'Qwen-Image'} transformer, whose heads are read off its q/k norms: drop --heads`);
+  const { info, metadata } = inspectInfo(file, architecture, opts);
   const weightsPath = file.replace(/\.(safetensors|pt|pth)$/, '.l2p.json');
   const card: ModelCard = {
     path: file,
+    architecture,
     ...cardSettings(file, metadata),
     l2pWeights: weightsPath !== file && existsSync(weightsPath) ? weightsPath : null,
   };
-  return { card, config };
+  return { card, info };
 }
 
 /** The checkpoint loaded onto `backend`, with its model card (see inspectModel). */
@@ -113,11 +159,15 @@ export function openModel(path: string | undefined, backend: Backend, opts: { he
 
 /** The weights of a model whose card a command has already inspected, loaded onto `backend`. */
 export function loadModel(card: ModelCard, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
+  if (card.architecture === 'flux') {
+    const h = loadFlux(card.path, backend);
+    return { model: new FluxClassModel(new Flux(h.config, h.weights), h.weights.prompts!, h.prompts!, fluxSampleShape(card.path, h)), card };
+  }
   const { config, weights } = loadDiT(card.path, backend, opts);
-  return { dit: new DiT(config, weights), card };
+  return { model: new DiT(config, weights), card };
 }
 
 /** The model card's sampler over `steps` steps. */
-export function samplerFor(card: ModelCard, dit: DiT, steps: number): Sampler {
-  return card.sampler === 'ddim' ? ddim(steps) : eulerFlow(steps, card.timeShift ? { shiftTokens: tokens(dit.config) } : {});
+export function samplerFor(card: ModelCard, model: ClassModel, steps: number): Sampler {
+  return card.sampler === 'ddim' ? ddim(steps) : eulerFlow(steps, card.timeShift ? { shiftTokens: model.info.imageTokens } : {});
 }

@@ -1,4 +1,4 @@
-// Text-free "text to image" for class-conditional DiTs: noise from seeds, the model card's sampler,
+// Text-free "text to image" for class-conditional models (DiT, or FLUX with class prompts): noise from seeds, the model card's sampler,
 // optional classifier-free guidance, and the cached sampling loop with any predictor. Everything that
 // makes images (sample, calibrate, bench cache, demo) goes through here, so they all sample the
 // same way and a (class, seed) pair means the same image everywhere.
@@ -10,12 +10,11 @@
 // a GPU kernel may pick another tiling for another batch size and round differently).
 
 import type { Tensor } from '../core/tensor.js';
-import { outChannels, tokens, type DiTConfig } from '../models/dit/config.js';
 import { batchNoise } from '../models/noise.js';
 import { samplerFor, type OpenedModel } from '../models/pretrained.js';
 import type { Predictor, Term } from './predictor.js';
 import { ForaPredictor } from './fora.js';
-import { ditFlopsPerForward, ditModelFn, sampleCached, type SamplingStats, type StepInfo } from './sampling.js';
+import { classModelFn, flopsPerForward, sampleCached, type SamplingStats, type StepInfo } from './sampling.js';
 import { fullSchedule, type Schedule } from './schedule.js';
 
 /**
@@ -73,25 +72,15 @@ export interface Generated {
 }
 
 /**
- * Elements of the largest tensor a DiT forward makes per batch row: the MLP's hidden layer [T, 4D],
- * qkv [T, 3D] (and its permuted copy), the patches and the image-sized input and output, adaLN's
- * [6D]. Attention is fused on every backend: its [T, T] scores are never a tensor.
- */
-function largestPerRow(c: DiTConfig): number {
-  const t = tokens(c), d = c.hiddenSize, pp = c.patchSize ** 2;
-  return Math.max(t * c.mlpRatio * d, t * 3 * d, t * Math.max(c.inChannels, outChannels(c)) * pp, 6 * d, 256);
-}
-
-/**
  * The most images one model call may take on the model's backend: every tensor of the forward stays
  * within backend.maxTensorElements (with guidance each image is two batch rows). At least 1: where
  * one image is already too large, the backend says so when it allocates.
  */
 export function imagesPerChunk(model: OpenedModel, cfgScale: number): number {
-  const c = model.dit.config;
+  const c = model.model.info;
   // The attention kernels launch one workgroup row per (image, head): keep that within the grid
   // dimension every WebGPU device supports, whatever its buffer limit would allow.
-  const rows = Math.min(Math.floor(model.dit.backend.maxTensorElements / largestPerRow(c)), Math.floor(MIN_GRID_DIM / c.numHeads));
+  const rows = Math.min(Math.floor(model.model.backend.maxTensorElements / c.largestPerRow), Math.floor(MIN_GRID_DIM / c.heads));
   return Math.max(1, Math.floor(rows / (cfgScale > 1 ? 2 : 1)));
 }
 
@@ -124,10 +113,10 @@ function replayable(predictor: Predictor, schedule: Schedule): () => Predictor {
 }
 
 export async function generate(o: GenerateOptions): Promise<Generated> {
-  const c = o.model.dit.config;
+  const c = o.model.model.info;
   if (o.classes.length !== o.seeds.length) throw new Error('generate: one seed per class entry');
   const n = o.classes.length;
-  const size = c.inChannels * c.inputSize * c.inputSize;
+  const size = c.channels * c.height * c.width;
   if (o.chunkSize !== undefined && !(Number.isInteger(o.chunkSize) && o.chunkSize >= 1)) throw new Error(`generate: chunkSize must be a positive integer, got ${o.chunkSize}`);
   const perChunk = Math.min(o.chunkSize ?? Infinity, imagesPerChunk(o.model, o.cfgScale));
   // No images is still one (empty) chunk, so an empty request returns what any run returns.
@@ -144,17 +133,17 @@ export async function generate(o: GenerateOptions): Promise<Generated> {
     part.outputs?.forEach((out, s) => outputs![s].set(out, first * size));
     stats = stats ? addStats(stats, part.stats) : part.stats;
   }
-  return { samples, shape: [n, c.inChannels, c.inputSize, c.inputSize], stats: stats!, outputs, chunks };
+  return { samples, shape: [n, c.channels, c.height, c.width], stats: stats!, outputs, chunks };
 }
 
 /** One chunk of a request, in one batch. */
 async function sampleChunk(
   o: GenerateOptions, classes: readonly number[], seeds: readonly number[], schedule: Schedule, predictor: Predictor, onStep: (info: StepInfo) => void,
 ): Promise<{ samples: Float32Array; stats: SamplingStats; outputs?: Float32Array[] }> {
-  const { dit, card } = o.model;
-  const c = dit.config;
+  const { model, card } = o.model;
+  const c = model.info;
   const n = classes.length;
-  const size = c.inChannels * c.inputSize * c.inputSize;
+  const size = c.channels * c.height * c.width;
   const guided = o.cfgScale > 1;
   const noise = batchNoise(seeds, size);
   // With guidance the batch is [x; x] with labels [y; null]: forwardWithCfg guides the first half
@@ -163,18 +152,18 @@ async function sampleChunk(
   const init = new Float32Array(rows * size);
   init.set(noise);
   if (guided) init.set(noise, n * size);
-  const x: Tensor = dit.backend.upload(init, [rows, c.inChannels, c.inputSize, c.inputSize], 'f32');
+  const x: Tensor = model.backend.upload(init, [rows, c.channels, c.height, c.width], 'f32');
   const labels = guided ? [...classes, ...new Array<number>(n).fill(c.numClasses)] : [...classes];
   let result;
   try {
     result = await sampleCached({
-      model: ditModelFn(dit, guided ? { cfgScale: o.cfgScale } : {}),
-      sampler: samplerFor(card, dit, o.steps),
+      model: classModelFn(model, guided ? o.cfgScale : undefined),
+      sampler: samplerFor(card, model, o.steps),
       schedule,
       predictor,
       x,
       labels,
-      flopsPerForward: ditFlopsPerForward(dit, rows),
+      flopsPerForward: flopsPerForward(model, rows),
       onStep,
       timing: o.timing,
       keepOutputs: o.keepOutputs,

@@ -12,7 +12,7 @@
 // later forecast can use (predictor.live()) are disposed as soon as they fall out.
 //
 // The loop knows nothing about guidance or labels: the caller's model function does that (see
-// ditModelFn, which wraps a DiT with or without classifier-free guidance). It only requires the
+// classModelFn, which wraps a model with or without classifier-free guidance). It only requires the
 // function to return what the sampler steps with, shaped like x.
 //
 // On a GPU backend the loop only records: it awaits backend.throttle() every step, so that it never
@@ -26,8 +26,7 @@ import { UserError } from '../core/errors.js';
 import * as op from '../core/ops.js';
 import { numel, sameShape, shapeString } from '../core/shape.js';
 import { tidy, type HostArray, type Tensor } from '../core/tensor.js';
-import { macsPerSample } from '../models/dit/config.js';
-import type { DiT } from '../models/dit/dit.js';
+import type { ClassModel } from '../models/class-model.js';
 import type { Sampler } from '../models/samplers/sampler.js';
 import type { Predictor, Term } from './predictor.js';
 import type { Schedule } from './schedule.js';
@@ -249,22 +248,18 @@ export async function sampleCached(opts: CachedSamplingOptions): Promise<CachedS
 }
 
 /**
- * A DiT as a ModelFn: the noise prediction, sliced off the variance channels of a learn_sigma model.
- * With `cfgScale`, x must be [x; x] and the labels [y; null] (the official sample.py layout): the
- * guided eps comes back for both halves, and the sampler steps both (they stay equal).
+ * A class-conditional model as a ModelFn (see ClassModel.predict). With `cfgScale`, x must be [x; x]
+ * and the labels [y; null] (the official sample.py layout): the guided prediction comes back for both
+ * halves, and the sampler steps both (they stay equal).
  */
-export function ditModelFn(dit: DiT, opts: { cfgScale?: number } = {}): ModelFn {
-  return (x, t, y) =>
-    tidy(() => {
-      const out = opts.cfgScale === undefined ? dit.forward(x, t, y) : dit.forwardWithCfg(x, t, y, opts.cfgScale);
-      return out.shape[1] === x.shape[1] ? out : op.slice(out, 1, 0, x.shape[1]!);
-    });
+export function classModelFn(model: ClassModel, cfgScale?: number): ModelFn {
+  return (x, t, y) => model.predict(x, t, y, cfgScale);
 }
 
 /**
  * Analytic FLOPs of one model call on `rows` batch rows (2 per multiply-accumulate). With guidance
- * the DiT runs on the whole [x; x] batch, so pass its full row count.
+ * the model runs on the whole [x; x] batch, so pass its full row count.
  */
-export function ditFlopsPerForward(dit: DiT, rows: number): number {
-  return 2 * macsPerSample(dit.config) * rows;
+export function flopsPerForward(model: ClassModel, rows: number): number {
+  return 2 * model.info.macsPerSample * rows;
 }

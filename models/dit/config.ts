@@ -3,6 +3,7 @@
 
 import { UserError } from '../../core/errors.js';
 import type { Shape } from '../../core/shape.js';
+import type { ModelInfo } from '../class-model.js';
 
 export interface DiTConfig {
   /** Latent side length (H = W). */
@@ -60,6 +61,20 @@ export function macsPerSample(c: DiTConfig): number {
   const embed = T * c.inChannels * p * p * D + 256 * D + D * D;
   const final = D * 2 * D + T * D * p * p * outChannels(c);
   return embed + c.depth * block + final;
+}
+
+/**
+ * A DiT's sizes as sampling sees them. The largest tensor per batch row is the MLP's hidden layer
+ * [T, 4D], qkv [T, 3D] (and its permuted copy), the patches and the image-sized input and output, or
+ * adaLN's [6D]; attention is fused on every backend, so its [T, T] scores are never a tensor.
+ */
+export function ditInfo(c: DiTConfig): ModelInfo {
+  const t = tokens(c), d = c.hiddenSize, pp = c.patchSize ** 2;
+  return {
+    architecture: 'dit', channels: c.inChannels, height: c.inputSize, width: c.inputSize, numClasses: c.numClasses,
+    imageTokens: t, heads: c.numHeads, macsPerSample: macsPerSample(c),
+    largestPerRow: Math.max(t * c.mlpRatio * d, t * 3 * d, t * Math.max(c.inChannels, outChannels(c)) * pp, 6 * d, 256),
+  };
 }
 
 /** The heads of the published sizes, keyed by hidden size: heads cannot be read off the shapes. */

@@ -17,7 +17,8 @@ import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
 import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
-import { headDim, outChannels, type DiTConfig } from './config.js';
+import type { ClassModel, ModelInfo } from '../class-model.js';
+import { ditInfo, headDim, outChannels, type DiTConfig } from './config.js';
 import { timestepSinusoid } from '../timestep.js';
 import type { BlockWeights, DiTWeights, Linear } from './weights.js';
 
@@ -25,11 +26,15 @@ const EPS = 1e-6;
 
 const linear = (x: Tensor, l: Linear, act: 'none' | 'gelu' = 'none') => op.linear(x, l.weight, l.bias, act);
 
-export class DiT {
+export class DiT implements ClassModel {
+  readonly info: ModelInfo;
+
   constructor(
     readonly config: DiTConfig,
     readonly weights: DiTWeights,
-  ) {}
+  ) {
+    this.info = ditInfo(config);
+  }
 
   get backend(): Backend {
     return this.weights.posEmbed.backend;
@@ -64,6 +69,14 @@ export class DiT {
       const [cond, uncond] = op.chunk(eps, 2, 0);
       const halfEps = op.add(uncond, op.mul(op.scalar(x, cfgScale), op.sub(cond, uncond)));
       return op.concat([op.concat([halfEps, halfEps], 0), rest], 1);
+    });
+  }
+
+  /** The noise prediction, guided with `cfgScale`, without the variance channels of a learn_sigma model. */
+  predict(x: Tensor, t: readonly number[], y: readonly number[], cfgScale?: number): Tensor {
+    return tidy(() => {
+      const out = cfgScale === undefined ? this.forward(x, t, y) : this.forwardWithCfg(x, t, y, cfgScale);
+      return out.shape[1] === x.shape[1] ? out : op.slice(out, 1, 0, x.shape[1]);
     });
   }
 

@@ -10,7 +10,7 @@ import type { ModelCard } from '../../models/pretrained.js';
 
 const usage = 'usage: ditto sample [--flags]';
 const flags = (...argv: string[]) => parseFlags(argv, { ...cacheFlagSpec, seed: { type: 'string' }, steps: { type: 'string' }, cfg: { type: 'string' } }, usage);
-const card: ModelCard = { path: 'm.safetensors', sampler: 'ddim', steps: 50, cfgScale: 4, timeShift: false, dataRange: null, l2pWeights: null };
+const card: ModelCard = { path: 'm.safetensors', architecture: 'dit', sampler: 'ddim', steps: 50, cfgScale: 4, timeShift: false, dataRange: null, l2pWeights: null };
 
 function userError(fn: () => unknown, pattern: RegExp): void {
   assert.throws(fn, (e: Error) => e instanceof UserError && pattern.test(e.message) && !e.message.includes('\n'), String(pattern));

@@ -83,7 +83,7 @@ test('the card is checked before any weight is uploaded', () => {
 
 test('--heads must agree with __metadata__.num_heads', () => {
   const path = withMetadata({});
-  assert.is(inspectModel(path, { heads: 6 }).config.numHeads, 6);
+  assert.is(inspectModel(path, { heads: 6 }).info.heads, 6);
   refuses(() => inspectModel(path, { heads: 4 }), new RegExp(`^${path.replace(/[.]/g, '\\.')}: --heads 4 disagrees with __metadata__\\.num_heads = 6: drop --heads$`));
 });
 

@@ -8,6 +8,7 @@ import { CpuBackend } from '../../core/cpu/backend.js';
 import { WebGpuBackend } from '../../core/webgpu/backend.js';
 import { openDevice } from '../../core/webgpu/device.js';
 import { gaussian } from '../../models/noise.js';
+import type { DiT } from '../../models/dit/dit.js';
 import { openModel, samplerFor } from '../../models/pretrained.js';
 import { ForaPredictor } from '../../predictors/fora.js';
 import { calibrationPair, CALIBRATION_SEED_BASE, generate, imagesPerChunk, type GenerateStepInfo } from '../../predictors/pipeline.js';
@@ -16,7 +17,8 @@ import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
 import { testWebGpu } from '../backends.js';
 
 const model = openModel(undefined, new CpuBackend());
-const { dit, card } = model;
+const { card } = model;
+const dit = model.model as DiT;
 const size = dit.config.inChannels * dit.config.inputSize ** 2;
 
 test('the same (class, seed) gives the same sample, alone or in a batch', async () => {

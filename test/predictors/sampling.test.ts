@@ -15,7 +15,7 @@ import { FocaPredictor } from '../../predictors/foca.js';
 import { ForaPredictor } from '../../predictors/fora.js';
 import { L2PPredictor } from '../../predictors/l2p.js';
 import type { Predictor, Term } from '../../predictors/predictor.js';
-import { ditFlopsPerForward, ditModelFn, sampleCached, type ModelFn } from '../../predictors/sampling.js';
+import { classModelFn, flopsPerForward, sampleCached, type ModelFn } from '../../predictors/sampling.js';
 import { explicitSchedule, fullSchedule, type Schedule } from '../../predictors/schedule.js';
 import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
 import { fixture, testBackends } from '../backends.js';
@@ -235,7 +235,7 @@ for (const backend of await testBackends()) {
     const x0 = randn(4 * 8 * 8, 4);
     const x2 = () => backend.upload(Float32Array.from([...x0, ...x0]), [2, 4, 8, 8], 'f32');
     const labels = [3, config.numClasses];
-    const model = ditModelFn(dit, { cfgScale: 4 });
+    const model = classModelFn(dit, 4);
     const full = await sampleCached({ model, sampler, schedule: fullSchedule(6), predictor: new ForaPredictor(), x: x2(), labels });
 
     // the plain loop, by hand
@@ -247,7 +247,7 @@ for (const backend of await testBackends()) {
     }
     assert.equal(Array.from(await full.x.read()), Array.from(await x.read()));
 
-    const flops = ditFlopsPerForward(dit, 2);
+    const flops = flopsPerForward(dit, 2);
     const cached = await sampleCached({ model, sampler, schedule: explicitSchedule([0, 2, 4], 6), predictor: new ForaPredictor(), x: x2(), labels, flopsPerForward: flops });
     assert.is(cached.stats.forwards, 3);
     assert.is(cached.stats.flops.model, 3 * flops);
