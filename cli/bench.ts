@@ -5,7 +5,7 @@ import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.j
 import { runCpuBench } from '../bench/cpu.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runModelBench } from '../bench/models.js';
-import { inspectModel, loadModel } from '../models/pretrained.js';
+import { inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable } from './bench-tables.js';
@@ -96,7 +96,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   // Every flag and file is checked before a backend is opened (cli/options.ts's rules).
   const backendChoice = parseBackend(flags.string('backend'));
   const seeds = flags.integer('seeds', { max: MAX_IMAGES }) ?? 8;
-  const modelPath = flags.string('model'), trajPath = flags.string('trajectories'), saveImages = flags.string('save-images');
+  const modelPath = resolveModelPath(flags.string('model')), trajPath = flags.string('trajectories'), saveImages = flags.string('save-images');
   const inputs = given([['--model', modelPath], ['--trajectories', trajPath], ['--weights', flags.string('weights')]]);
   checkInputs(inputs);
   checkOutputs([], inputs, given([['--save-images', saveImages]]));

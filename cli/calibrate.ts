@@ -7,7 +7,7 @@
 
 import { UserError } from '../core/errors.js';
 import { writeSafetensors } from '../core/safetensors.js';
-import { BUNDLED_MODEL, inspectModel, loadModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { FIT_METHODS, fitWeights, type FitMethod } from '../predictors/fit/fit.js';
 import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
@@ -43,7 +43,7 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   if (method === 'direct' && !hasScheduleFlags(flags)) throw new UserError('--fit direct fits one schedule: pass --interval N or --full-steps a,b,c');
   const count = flags.integer('trajectories', { max: MAX_IMAGES }) ?? 50;
   const batch = Math.min(flags.integer('batch', { max: MAX_IMAGES }) ?? 10, count);
-  const modelPath = flags.string('model');
+  const modelPath = resolveModelPath(flags.string('model'));
   const save = flags.string('save-trajectories');
   const inputs = given([['--model', modelPath]]);
   checkInputs(inputs);

@@ -11,7 +11,7 @@ import { writeSafetensors } from '../core/safetensors.js';
 import { UserError } from '../core/errors.js';
 import { grid, toImages, upscale } from '../models/image.js';
 import { writePng } from '../models/png.js';
-import { BUNDLED_MODEL, inspectModel, loadModel } from '../models/pretrained.js';
+import { BUNDLED_MODEL, inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { METHODS } from '../predictors/methods.js';
 import { generate, imagesPerChunk } from '../predictors/pipeline.js';
 import { inspectVae } from '../models/vae/weights.js';
@@ -26,7 +26,8 @@ export const sampleUsage = `usage: ditto sample [--model M.safetensors] --class 
                     [--steps 50] [--cfg g] [--cache none|${METHODS.join('|')}] [--interval N | --full-steps a,b,c]
                     [--schedule paper|taylorseer] [--order m] [--weights W.json] [--vae V [--scale 0.18215]]
                     --out img.png|samples.safetensors [--backend auto|cpu|webgpu] [--heads H] [--json]
-  --model      a DiT checkpoint (default: the bundled MNIST model)
+  --model      a DiT checkpoint or a FLUX one with class prompts, or a bundled model's name:
+               mnist-dit (the default) or mnist-flux
   --class      one or more class ids; several make a grid (one row per class)
   --seed       noise seed of the first column (default 0); --per-class K draws seeds s..s+K-1
   --steps/--cfg default to the model's own (from its metadata)
@@ -51,7 +52,7 @@ export async function sampleCommand(argv: string[], io: CommandIo): Promise<void
   const batch = classCount(classArg) * perClass;
   checkImageCount(batch, `--class ${classArg} with --per-class ${perClass}`);
   const seed = seedFromFlags(flags, perClass);
-  const modelPath = flags.string('model');
+  const modelPath = resolveModelPath(flags.string('model'));
   const vaePath = flags.string('vae');
   if (flags.string('scale') !== undefined && vaePath === undefined) throw new UserError('--scale is the VAE\'s scale factor: add --vae V (or leave --scale out)');
   const scale = scaleFromFlags(flags);

@@ -25,6 +25,14 @@ import type { Sampler } from './samplers/sampler.js';
 export const BUNDLED_MODEL = fileURLToPath(new URL('../../assets/mnist-dit.safetensors', import.meta.url));
 export const BUNDLED_FLUX_MODEL = fileURLToPath(new URL('../../assets/mnist-flux.safetensors', import.meta.url));
 
+/** The bundled models by name: `--model mnist-flux` works from any folder. */
+const BUNDLED_NAMES: Record<string, string> = { 'mnist-dit': BUNDLED_MODEL, 'mnist-flux': BUNDLED_FLUX_MODEL };
+
+/** A --model value: a bundled model's name (unless a file of that name exists here), else a path. */
+export function resolveModelPath(value: string | undefined): string | undefined {
+  return value !== undefined && value in BUNDLED_NAMES && !existsSync(value) ? BUNDLED_NAMES[value] : value;
+}
+
 export interface ModelCard {
   path: string;
   architecture: Architecture;
