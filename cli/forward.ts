@@ -8,6 +8,10 @@
 // and with --cfg-scale also `out_cfg` = forward_with_cfg([x; x], [t; t], [y; null], S).
 // FLUX: I holds img [B, L, in], img_ids [B, L, 3], txt [B, Lt, ctx], txt_ids [B, Lt, 3], timesteps [B]
 // in [0, 1], y [B, vec] and, for a model with guidance_in, guidance [B]; O gets `out` [B, L, out].
+// Qwen-Image (diffusers layout): I holds img [B, L, in], txt [B, Lt, joint], timesteps [B] in [0, 1]
+// and img_shapes [K, 3] (I32 or I64: frames, height, width in patches of each of the K images of the
+// sequence, shared by every sample; sum of f*h*w = L); O gets `out` [B, L, p*p*out] (no text mask:
+// give unpadded text).
 
 import type { Backend } from '../core/backend.js';
 import { UserError } from '../core/errors.js';
@@ -18,6 +22,9 @@ import { DiT } from '../models/dit/dit.js';
 import { Flux } from '../models/flux/flux.js';
 import { inspectFlux, loadFlux } from '../models/flux/weights.js';
 import { inspectDiT, loadDiT } from '../models/dit/weights.js';
+import { checkImageShapes, QwenImage } from '../models/qwen-image/qwen-image.js';
+import { checkPositions, type ImageShape } from '../models/qwen-image/rope.js';
+import { inspectQwenImage, loadQwenImage } from '../models/qwen-image/weights.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
@@ -109,6 +116,48 @@ async function runFlux(weightsPath: string, inputs: ReturnType<typeof readFluxIn
   };
 }
 
+const QWEN_INPUTS = 'Qwen-Image inputs are img [B, L, in], txt [B, Lt, joint], timesteps [B] and img_shapes [K, 3] (I32: frames, height, width in patches per image)';
+
+/** The Qwen-Image inputs file, read and checked against the checkpoint's config before any device opens. */
+function readQwenInputs(weightsPath: string, inputsPath: string) {
+  const { config } = inspectQwenImage(weightsPath);
+  const file = SafetensorsFile.open(inputsPath);
+  try {
+    const img = readInput(file, 'img', ['B', 'L', config.inChannels], QWEN_INPUTS);
+    const [B, L] = img.shape;
+    const txt = readInput(file, 'txt', [B, 'Lt', config.jointAttentionDim], QWEN_INPUTS);
+    const timesteps = readInput(file, 'timesteps', [B], QWEN_INPUTS);
+    if (!file.has('img_shapes')) throw new UserError(`${inputsPath}: missing tensor "img_shapes": ${QWEN_INPUTS}`);
+    const s = file.info('img_shapes').shape;
+    if (s.length !== 2 || s[1] !== 3) throw new UserError(`${inputsPath}: img_shapes has shape ${shapeString(s)}, expected [K, 3] (frames, height, width in patches per image)`);
+    // Integers only: readI32 refuses a float tensor in one line.
+    const flat = file.readI32('img_shapes');
+    const imgShapes: ImageShape[] = Array.from({ length: s[0] }, (_, k) => [flat[3 * k], flat[3 * k + 1], flat[3 * k + 2]] as const);
+    try {
+      checkImageShapes(imgShapes, L);
+      checkPositions(imgShapes, txt.shape[1]);
+    } catch (e) {
+      if (e instanceof UserError) throw new UserError(`${inputsPath}: ${e.message}`);
+      throw e;
+    }
+    return { img, txt, timesteps, imgShapes };
+  } finally {
+    file.close();
+  }
+}
+
+/** One Qwen-Image forward: `out` [B, L, patch^2 * out_channels]. */
+async function runQwen(weightsPath: string, inputs: ReturnType<typeof readQwenInputs>, backend: Backend): Promise<Run> {
+  const { config: c, weights } = loadQwenImage(weightsPath, backend);
+  const up = (t: { data: Float32Array; shape: number[] }) => backend.upload(t.data, t.shape, 'f32');
+  const out = new QwenImage(c, weights).forward({ img: up(inputs.img), txt: up(inputs.txt), timesteps: inputs.timesteps.data, imgShapes: inputs.imgShapes });
+  return {
+    results: { out: { dtype: 'F32', shape: out.shape, data: (await out.read()) as Float32Array } },
+    describe: `Qwen-Image blocks ${c.numLayers}, hidden ${c.hiddenSize}, heads ${c.numHeads}, axes ${c.axesDim.join(',')}, theta ${c.theta}, out ${c.patchSize}x${c.patchSize}x${c.outChannels}`,
+    config: c,
+  };
+}
+
 /** DiT: `out`, and with a guidance scale also `out_cfg`. */
 async function runDit(weightsPath: string, data: Inputs, backend: Backend, heads: number | undefined, cfgScale: number | undefined): Promise<Run> {
   const loaded = loadDiT(weightsPath, backend, { heads });
@@ -172,9 +221,13 @@ export async function forwardCommand(argv: string[], io: CommandIo): Promise<voi
     for (const [flag, value] of [['--cfg-scale', cfgScale], ['--heads', heads]] as const) {
       if (value !== undefined) throw new UserError(`${flag} applies to DiT checkpoints; ${weightsPath} is a ${ARCHITECTURE_NAMES[architecture]} transformer: drop ${flag}`);
     }
-    if (architecture === 'qwen-image') throw new UserError(`${weightsPath} is a Qwen-Image transformer, which this build of ditto cannot run yet`);
-    const data = readFluxInputs(weightsPath, inputsPath);
-    run = (backend) => runFlux(weightsPath, data, backend);
+    if (architecture === 'qwen-image') {
+      const data = readQwenInputs(weightsPath, inputsPath);
+      run = (backend) => runQwen(weightsPath, data, backend);
+    } else {
+      const data = readFluxInputs(weightsPath, inputsPath);
+      run = (backend) => runFlux(weightsPath, data, backend);
+    }
   }
   const backend = await createBackend(backendChoice, io.info);
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../cli/main.js';
-import { readSafetensorsF32 } from '../../core/safetensors.js';
+import { readSafetensorsF32, writeSafetensors } from '../../core/safetensors.js';
 import { fixture, testBackends } from '../backends.js';
 import { maxRelErr } from '../../core/accuracy.js';
 import { capture, expectUserErrors } from './harness.js';
@@ -88,6 +88,41 @@ test('FLUX inputs and flags are checked before anything runs', async () => {
     [['forward', '--weights', weights, '--inputs', fixture('dit-d2-h96-p2.inputs.safetensors'), '--out', tmp('f.safetensors')], /missing tensor "img": FLUX inputs are img \[B, L, in\]/],
     [['forward', '--weights', weights, '--inputs', fixture('flux/flux-g-h64.inputs.safetensors'), '--out', tmp('f.safetensors'), '--cfg-scale', '4'], /--cfg-scale applies to DiT checkpoints; .* is a FLUX transformer: drop --cfg-scale/],
     [['forward', '--weights', weights, '--inputs', fixture('flux/flux-g-h64.inputs.safetensors'), '--out', tmp('f.safetensors'), '--heads', '2'], /--heads applies to DiT checkpoints/],
+  ];
+  await expectUserErrors(cases);
+});
+
+for (const backend of (await testBackends()).map((b) => b.name)) {
+  test(`forward on a Qwen-Image checkpoint (${backend}) writes diffusers' QwenImageTransformer2DModel output`, async () => {
+    for (const name of ['qwen-odd', 'qwen-multi']) {
+      const outPath = tmp(`qwen-${backend}.safetensors`);
+      const { io, out } = capture();
+      assert.is(await main(['forward', '--weights', fixture(`qwen-image/${name}.weights.safetensors`), '--inputs', fixture(`qwen-image/${name}.inputs.safetensors`),
+        '--out', outPath, '--backend', backend, '--json'], io), 0);
+      assert.is(JSON.parse(out[0]).architecture, 'qwen-image');
+      const got = readSafetensorsF32(outPath).tensors.get('out')!;
+      const want = readSafetensorsF32(fixture(`qwen-image/${name}.expected.safetensors`)).tensors.get('out')!;
+      assert.equal(got.shape, want.shape);
+      assert.ok(maxRelErr(got.data, want.data) <= (backend === 'cpu' ? 1e-4 : 1e-3), name);
+    }
+  });
+}
+
+test('Qwen-Image inputs and flags are checked before anything runs', async () => {
+  const weights = fixture('qwen-image/qwen-tiny.weights.safetensors');
+  const out = tmp('q.safetensors');
+  // qwen-tiny's inputs with img_shapes (1, 4, 3): 12 tokens where img has 16.
+  const inputs = readSafetensorsF32(fixture('qwen-image/qwen-tiny.inputs.safetensors')).tensors;
+  const bad = tmp('q-bad-inputs.safetensors');
+  const f32 = (k: string) => ({ dtype: 'F32' as const, shape: inputs.get(k)!.shape, data: inputs.get(k)!.data });
+  writeSafetensors(bad, { img: f32('img'), txt: f32('txt'), timesteps: f32('timesteps'), img_shapes: { dtype: 'I32', shape: [1, 3], data: new Int32Array([1, 4, 3]) } });
+  const cases: [string[], RegExp][] = [
+    [['forward', '--weights', weights, '--inputs', bad, '--out', out],
+      /q-bad-inputs\.safetensors: img_shapes \(1, 4, 3\) cover 12 tokens, but img has 16: sum of frames x height x width over the images must equal L/],
+    // qwen-multi's img (16 features) fits qwen-tiny, but its txt is 12 wide where qwen-tiny takes 16.
+    [['forward', '--weights', weights, '--inputs', fixture('qwen-image/qwen-multi.inputs.safetensors'), '--out', out], /txt has shape \[1, 2, 12\], expected \[1, Lt, 16\]/],
+    [['forward', '--weights', weights, '--inputs', fixture('dit-d2-h96-p2.inputs.safetensors'), '--out', out], /missing tensor "img": Qwen-Image inputs are img \[B, L, in\]/],
+    [['forward', '--weights', weights, '--inputs', fixture('qwen-image/qwen-tiny.inputs.safetensors'), '--out', out, '--cfg-scale', '4'], /--cfg-scale applies to DiT checkpoints; .* is a Qwen-Image transformer: drop --cfg-scale/],
   ];
   await expectUserErrors(cases);
 });

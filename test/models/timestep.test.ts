@@ -37,4 +37,21 @@ test('equals PyTorch float32 timestep_embedding on the fixtures', () => {
   }
 });
 
+test("with scale 1000, diffusers' Timesteps(flip_sin_to_cos, scale=1000) of Qwen-Image, bit for bit", () => {
+  for (const name of ['qwen-tiny', 'qwen-odd', 'qwen-multi']) {
+    const inputs = SafetensorsFile.open(fixture(`qwen-image/${name}.inputs.safetensors`));
+    const t = inputs.readF32('timesteps');
+    inputs.close();
+    const want = readSafetensorsF32(fixture(`qwen-image/${name}.expected.safetensors`)).tensors.get('t_proj')!.data;
+    assert.equal(Array.from(timestepSinusoid(t, 1000)), Array.from(want), name);
+    // Scaling first (FLUX's order, fround(fround(1000 t) * freq)) rounds the arguments differently.
+    assert.not.equal(Array.from(timestepSinusoid(Array.from(t, (v) => 1000 * v))), Array.from(want), name);
+  }
+});
+
+test('scale 1 is the default, bit for bit', () => {
+  const t = [0, 0.25, 1, 17.5, 999];
+  assert.equal(Array.from(timestepSinusoid(t, 1)), Array.from(timestepSinusoid(t)));
+});
+
 test.run();
