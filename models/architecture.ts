@@ -11,7 +11,7 @@ export type Architecture = 'dit' | 'flux' | 'qwen-image';
 export function architectureOf(names: Iterable<string>): Architecture {
   let flux = false, qwen = false;
   for (const name of names) {
-    if (/^(double_blocks|single_blocks)\.|^(txt_in|vector_in\.in_layer)\.weight$/.test(name)) flux = true;
+    if (/^(double_blocks|single_blocks)\.|^vector_in\.in_layer\.weight$/.test(name)) flux = true;
     if (/^transformer_blocks\.|^txt_norm\.weight$/.test(name)) qwen = true;
   }
   return qwen && !flux ? 'qwen-image' : flux && !qwen ? 'flux' : 'dit';
