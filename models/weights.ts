@@ -65,6 +65,35 @@ export function readWeight(file: Checkpoint, name: string): Float32Array {
   return data;
 }
 
+/**
+ * Builds a model's weights from an open checkpoint: `build` asks for each tensor by name and shape, and
+ * gets it read (finite, as f32) and uploaded to `backend`. Only one tensor is ever held on the host at a
+ * time; on a failure the tensors already uploaded are released.
+ */
+export function uploadWeights<W>(file: Checkpoint, backend: Backend, build: (get: (name: string, shape: Shape) => Tensor) => W): W {
+  const uploaded: Tensor[] = [];
+  try {
+    return build((name, shape) => {
+      const tensor = backend.upload(readWeight(file, name), shape, 'f32');
+      uploaded.push(tensor);
+      return tensor;
+    });
+  } catch (e) {
+    for (const t of uploaded) t.dispose();
+    throw e;
+  }
+}
+
+/** `fn`'s result, with the checkpoint's path put in front of a UserError it throws (a config reader's). */
+export function inFile<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** A tensor a model's config implies: its name in the checkpoint and its shape. */
 export interface Expected {
   name: string;

@@ -4,6 +4,7 @@
 import { UserError } from '../../core/errors.js';
 import type { Shape } from '../../core/shape.js';
 import type { ModelInfo } from '../class-model.js';
+import { metadataCount } from '../metadata.js';
 
 export interface DiTConfig {
   /** Latent side length (H = W). */
@@ -79,16 +80,6 @@ export function ditInfo(c: DiTConfig): ModelInfo {
 
 /** The heads of the published sizes, keyed by hidden size: heads cannot be read off the shapes. */
 const HEADS_BY_HIDDEN: Record<number, number> = { 384: 6, 768: 12, 1024: 16, 1152: 16 };
-
-/** A metadata value that must be a count: digits only, so that "", " 6", "0x6" and "6.0" are refused. */
-function metadataCount(metadata: Record<string, string>, key: string): number | undefined {
-  const value = metadata[key];
-  if (value === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(value)) {
-    throw new UserError(`__metadata__.${key} is ${JSON.stringify(value)}, not a positive integer: fix the checkpoint's metadata`);
-  }
-  return Number(value);
-}
 
 /** Block indices as a range list ("0-2, 5"), for messages. */
 function ranges(sorted: readonly number[]): string {

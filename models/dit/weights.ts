@@ -12,7 +12,7 @@ import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
 import type { SafeDType } from '../../core/safetensors.js';
 import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { checkTensors as checkExpected, gib, MAX_TENSOR_BYTES, randomWeightSource, readWeight } from '../weights.js';
+import { checkTensors as checkExpected, gib, inFile, MAX_TENSOR_BYTES, randomWeightSource, uploadWeights } from '../weights.js';
 import { configFromShapes, outChannels, tokens, type DiTConfig } from './config.js';
 import { FREQUENCY_SIZE } from '../timestep.js';
 
@@ -102,13 +102,7 @@ function openChecked(path: string, opts: { heads?: number }): { file: Checkpoint
   const file = openCheckpoint(path);
   try {
     const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-    let config: DiTConfig;
-    try {
-      config = configFromShapes(shapes, file.metadata, opts.heads);
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
-      throw e;
-    }
+    const config = inFile(path, () => configFromShapes(shapes, file.metadata, opts.heads));
     checkTensors(path, file.tensors, config);
     return { file, config };
   } catch (e) {
@@ -134,18 +128,8 @@ export function inspectDiT(path: string, opts: { heads?: number } = {}): DiTHead
  */
 export function loadDiT(path: string, backend: Backend, opts: { heads?: number } = {}): LoadedDiT {
   const { file, config } = openChecked(path, opts);
-  const uploaded: Tensor[] = [];
   try {
-    const weights = buildWeights(config, (name, shape) => {
-      // checkTensors has seen every name.
-      const tensor = backend.upload(readWeight(file, name), shape, 'f32');
-      uploaded.push(tensor);
-      return tensor;
-    });
-    return { config, weights, metadata: file.metadata };
-  } catch (e) {
-    for (const t of uploaded) t.dispose();
-    throw e;
+    return { config, weights: uploadWeights(file, backend, (get) => buildWeights(config, get)), metadata: file.metadata };
   } finally {
     file.close();
   }

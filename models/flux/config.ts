@@ -4,6 +4,7 @@
 
 import { UserError } from '../../core/errors.js';
 import type { Shape } from '../../core/shape.js';
+import { blockCount, metadataAxes, metadataCount, metadataTheta } from '../metadata.js';
 
 export interface FluxConfig {
   /** Features of an image token: 64 in FLUX.1 (16 latent channels x a 2x2 patch). */
@@ -46,50 +47,6 @@ export function macsPerSample(c: FluxConfig, tokens: number, textTokens: number)
     + (c.guidanceEmbed ? 256 * D + D * D : 0);
   const final = 2 * D * D + tokens * D * c.outChannels;
   return embed + c.depth * double + c.depthSingle * single + final;
-}
-
-/** Block indices numbered 0..n-1 without a gap (a missing block would otherwise read as a shallower model). */
-function blockCount(shapes: ReadonlyMap<string, Shape>, prefix: string): number {
-  const indices = new Set<number>();
-  const re = new RegExp(`^${prefix.replace('.', '\\.')}\\.(0|[1-9][0-9]*)\\.`);
-  for (const name of shapes.keys()) {
-    const m = re.exec(name);
-    if (m) indices.add(Number(m[1]));
-  }
-  let n = 0;
-  while (indices.has(n)) n++;
-  if (n < indices.size) {
-    throw new UserError(`${prefix}.${n} is missing (the checkpoint has ${indices.size} ${prefix} up to ${Math.max(...indices)}): blocks are numbered from 0 without gaps; re-export the complete checkpoint`);
-  }
-  return n;
-}
-
-/** A positive integer from __metadata__, digits only. */
-function metadataCount(metadata: Record<string, string>, key: string): number | undefined {
-  const v = metadata[key];
-  if (v === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(v)) throw new UserError(`__metadata__.${key} is ${JSON.stringify(v)}, not a positive integer: fix the checkpoint's metadata`);
-  return Number(v);
-}
-
-/** `axes_dim` as comma-separated positive even integers ("16,56,56"; spaces allowed). */
-function metadataAxes(metadata: Record<string, string>): number[] | undefined {
-  const v = metadata.axes_dim;
-  if (v === undefined) return undefined;
-  const parts = v.split(',').map((p) => p.trim());
-  if (!parts.every((p) => /^[1-9][0-9]*$/.test(p) && Number(p) % 2 === 0)) {
-    throw new UserError(`__metadata__.axes_dim is ${JSON.stringify(v)}: expected comma-separated positive even integers such as "16,56,56"`);
-  }
-  return parts.map(Number);
-}
-
-/** `theta` as a positive finite decimal ("10000", "2500.5"). */
-function metadataTheta(metadata: Record<string, string>): number | undefined {
-  const v = metadata.theta;
-  if (v === undefined) return undefined;
-  const n = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
-  if (!(Number.isFinite(n) && n > 0)) throw new UserError(`__metadata__.theta is ${JSON.stringify(v)}: expected a positive number such as "10000"`);
-  return n;
 }
 
 /**

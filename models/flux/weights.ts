@@ -14,7 +14,7 @@ import type { SafeDType } from '../../core/safetensors.js';
 import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { FREQUENCY_SIZE } from '../timestep.js';
-import { checkTensors as checkExpected, randomWeightSource, readWeight, type Expected } from '../weights.js';
+import { checkTensors as checkExpected, inFile, randomWeightSource, uploadWeights, type Expected } from '../weights.js';
 import { configFromShapes, headDim, type FluxConfig } from './config.js';
 
 export interface Linear {
@@ -137,14 +137,8 @@ export interface FluxHeader {
 function openChecked(path: string): { file: Checkpoint; header: FluxHeader } {
   const file = openCheckpoint(path);
   try {
-    let header: FluxHeader;
-    try {
-      const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-      header = { config: configFromShapes(shapes, file.metadata), prompts: promptShape(file.tensors), metadata: file.metadata };
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
-      throw e;
-    }
+    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+    const header: FluxHeader = inFile(path, () => ({ config: configFromShapes(shapes, file.metadata), prompts: promptShape(file.tensors), metadata: file.metadata }));
     checkTensors(path, file.tensors, header);
     return { file, header };
   } catch (e) {
@@ -169,17 +163,8 @@ export function inspectFlux(path: string): FluxHeader {
 /** Reads a FLUX checkpoint onto `backend`, one tensor at a time; on failure the uploaded ones are released. */
 export function loadFlux(path: string, backend: Backend): FluxHeader & { weights: FluxWeights } {
   const { file, header } = openChecked(path);
-  const uploaded: Tensor[] = [];
   try {
-    const weights = buildWeights(header, (name, shape) => {
-      const t = backend.upload(readWeight(file, name), shape, 'f32');
-      uploaded.push(t);
-      return t;
-    });
-    return { ...header, weights };
-  } catch (e) {
-    for (const t of uploaded) t.dispose();
-    throw e;
+    return { ...header, weights: uploadWeights(file, backend, (get) => buildWeights(header, get)) };
   } finally {
     file.close();
   }

@@ -8,6 +8,7 @@
 
 import { UserError } from '../../core/errors.js';
 import type { Shape } from '../../core/shape.js';
+import { blockCount, metadataAxes, metadataCount, metadataTheta } from '../metadata.js';
 
 export interface QwenImageConfig {
   /** Features of an image token: 64 in Qwen-Image (16 latent channels x a 2x2 patch). */
@@ -49,49 +50,6 @@ export function macsPerSample(c: QwenImageConfig, tokens: number, textTokens: nu
   return embed + c.numLayers * block + final;
 }
 
-/** Block indices numbered 0..n-1 without a gap (a missing block would otherwise read as a shallower model). */
-function blockCount(shapes: ReadonlyMap<string, Shape>): number {
-  const indices = new Set<number>();
-  for (const name of shapes.keys()) {
-    const m = /^transformer_blocks\.(0|[1-9][0-9]*)\./.exec(name);
-    if (m) indices.add(Number(m[1]));
-  }
-  let n = 0;
-  while (indices.has(n)) n++;
-  if (n < indices.size) {
-    throw new UserError(`transformer_blocks.${n} is missing (the checkpoint has ${indices.size} transformer_blocks up to ${Math.max(...indices)}): blocks are numbered from 0 without gaps; re-export the complete checkpoint`);
-  }
-  return n;
-}
-
-/** A positive integer from __metadata__, digits only. */
-function metadataCount(metadata: Record<string, string>, key: string): number | undefined {
-  const v = metadata[key];
-  if (v === undefined) return undefined;
-  if (!/^[1-9][0-9]*$/.test(v)) throw new UserError(`__metadata__.${key} is ${JSON.stringify(v)}, not a positive integer: fix the checkpoint's metadata`);
-  return Number(v);
-}
-
-/** `axes_dim` as comma-separated positive even integers ("16,56,56"; spaces allowed). */
-function metadataAxes(metadata: Record<string, string>): number[] | undefined {
-  const v = metadata.axes_dim;
-  if (v === undefined) return undefined;
-  const parts = v.split(',').map((p) => p.trim());
-  if (!parts.every((p) => /^[1-9][0-9]*$/.test(p) && Number(p) % 2 === 0)) {
-    throw new UserError(`__metadata__.axes_dim is ${JSON.stringify(v)}: expected comma-separated positive even integers such as "16,56,56"`);
-  }
-  return parts.map(Number);
-}
-
-/** `theta` as a positive finite decimal ("10000", "2500.5"). */
-function metadataTheta(metadata: Record<string, string>): number | undefined {
-  const v = metadata.theta;
-  if (v === undefined) return undefined;
-  const n = /^\s*[+]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(v) ? Number(v) : NaN;
-  if (!(Number.isFinite(n) && n > 0)) throw new UserError(`__metadata__.theta is ${JSON.stringify(v)}: expected a positive number such as "10000"`);
-  return n;
-}
-
 /**
  * Reads a Qwen-Image config off a checkpoint's tensor shapes and `__metadata__` (num_heads, axes_dim,
  * theta, patch_size: each optional; a num_heads that disagrees with the query norm width is refused).
@@ -111,7 +69,7 @@ export function configFromShapes(shapes: ReadonlyMap<string, Shape>, metadata: R
   if (outRows % (patchSize * patchSize) !== 0) {
     throw new UserError(`proj_out.weight has ${outRows} rows, not a multiple of patch_size^2 = ${patchSize * patchSize}${metadata.patch_size === undefined ? ' (no __metadata__.patch_size: Qwen-Image\'s 2 assumed)' : ''}: set __metadata__.patch_size to the checkpoint's patch size`);
   }
-  const numLayers = blockCount(shapes);
+  const numLayers = blockCount(shapes, 'transformer_blocks');
   if (numLayers === 0) throw new UserError('checkpoint has no transformer_blocks: a Qwen-Image transformer needs at least one block');
   // The head dim is the width of the query norm's weight: heads = hidden / head dim.
   const normName = 'transformer_blocks.0.attn.norm_q.weight';

@@ -10,12 +10,11 @@
 
 import type { Backend } from '../../core/backend.js';
 import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
-import { UserError } from '../../core/errors.js';
 import type { SafeDType } from '../../core/safetensors.js';
 import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { FREQUENCY_SIZE } from '../timestep.js';
-import { checkTensors as checkExpected, randomWeightSource, readWeight, type Expected } from '../weights.js';
+import { checkTensors as checkExpected, inFile, randomWeightSource, uploadWeights, type Expected } from '../weights.js';
 import { configFromShapes, headDim, outFeatures, type QwenImageConfig } from './config.js';
 
 /** Every Linear of Qwen-Image has a bias. */
@@ -89,14 +88,8 @@ export interface QwenImageHeader {
 function openChecked(path: string): { file: Checkpoint; header: QwenImageHeader } {
   const file = openCheckpoint(path);
   try {
-    let header: QwenImageHeader;
-    try {
-      const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-      header = { config: configFromShapes(shapes, file.metadata), metadata: file.metadata };
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
-      throw e;
-    }
+    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+    const header: QwenImageHeader = inFile(path, () => ({ config: configFromShapes(shapes, file.metadata), metadata: file.metadata }));
     checkTensors(path, file.tensors, header);
     return { file, header };
   } catch (e) {
@@ -122,17 +115,8 @@ export function inspectQwenImage(path: string): QwenImageHeader {
 /** Reads a Qwen-Image checkpoint onto `backend`, one tensor at a time; on failure the uploaded ones are released. */
 export function loadQwenImage(path: string, backend: Backend): QwenImageHeader & { weights: QwenImageWeights } {
   const { file, header } = openChecked(path);
-  const uploaded: Tensor[] = [];
   try {
-    const weights = buildWeights(header.config, (name, shape) => {
-      const t = backend.upload(readWeight(file, name), shape, 'f32');
-      uploaded.push(t);
-      return t;
-    });
-    return { ...header, weights };
-  } catch (e) {
-    for (const t of uploaded) t.dispose();
-    throw e;
+    return { ...header, weights: uploadWeights(file, backend, (get) => buildWeights(header.config, get)) };
   } finally {
     file.close();
   }

@@ -8,10 +8,9 @@
 
 import type { Backend } from '../../core/backend.js';
 import { openCheckpoint, type Checkpoint } from '../../core/checkpoint.js';
-import { UserError } from '../../core/errors.js';
 import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
-import { checkTensors, randomWeightSource, readWeight } from '../weights.js';
+import { checkTensors, inFile, randomWeightSource, uploadWeights } from '../weights.js';
 import { configFromShapes, expectedTensors, IGNORED_PREFIXES, namingOf, type Naming, type VaeConfig, type VaeLayout } from './config.js';
 
 /** A conv (weight [O, I, k, k]), a Linear (weight [O, I]) or a GroupNorm's affine parameters ([C] each). */
@@ -69,13 +68,7 @@ function openChecked(path: string): { file: Checkpoint; config: VaeConfig; namin
   try {
     const naming = namingOf(file.tensors.keys());
     const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-    let config: VaeConfig;
-    try {
-      config = configFromShapes(shapes, naming);
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${path}: ${e.message}`);
-      throw e;
-    }
+    const config = inFile(path, () => configFromShapes(shapes, naming));
     checkTensors(path, file.tensors, expectedTensors(config, naming).map((e) => ({ name: e.name, shape: e.shape, alternative: e.linear ? [...e.shape, 1, 1] : undefined })), {
       kind: 'VAE', model: 'this VAE decoder', ignored: IGNORED_PREFIXES,
       question: "is this a Stable Diffusion VAE (an AutoencoderKL state dict, latent-diffusion's or diffusers' names)?",
@@ -101,17 +94,8 @@ export function inspectVae(path: string): VaeHeader {
  */
 export function loadVae(path: string, backend: Backend): LoadedVae {
   const { file, config, naming } = openChecked(path);
-  const uploaded: Tensor[] = [];
   try {
-    const weights = buildWeights(config, naming, (name, shape) => {
-      const tensor = backend.upload(readWeight(file, name), shape, 'f32');
-      uploaded.push(tensor);
-      return tensor;
-    });
-    return { config, layout: naming.layout, weights };
-  } catch (e) {
-    for (const t of uploaded) t.dispose();
-    throw e;
+    return { config, layout: naming.layout, weights: uploadWeights(file, backend, (get) => buildWeights(config, naming, get)) };
   } finally {
     file.close();
   }
