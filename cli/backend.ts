@@ -60,10 +60,10 @@ export async function createBackend(
   const cpu = new CpuBackend();
   if (gpu.backend) {
     const why = opts.batch === undefined ? '' : `, slower for ${batch} image${batch === 1 ? '' : 's'} at once`;
-    log(`backend: cpu, ${cpu.pool.threads} threads (WebGPU would run on ${gpu.backend.describe()}${why}; --backend webgpu forces it)`);
+    log(`backend: cpu, ${cpu.pool.threads} threads, ${cpu.kernels} kernels (WebGPU would run on ${gpu.backend.describe()}${why}; --backend webgpu forces it)`);
     gpu.backend.dispose();
   } else {
-    log(`backend: cpu, ${cpu.pool.threads} threads (no WebGPU adapter: ${gpu.reason}; for a GPU, ${VULKAN_HINT})`);
+    log(`backend: cpu, ${cpu.pool.threads} threads, ${cpu.kernels} kernels (no WebGPU adapter: ${gpu.reason}; for a GPU, ${VULKAN_HINT})`);
   }
   return cpu;
 }

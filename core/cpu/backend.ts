@@ -1,6 +1,8 @@
 // The CPU backend in pure TypeScript. Tensors live in SharedArrayBuffers so that the worker threads
 // of a ThreadPool can compute on them in place; the matmul and attention kernels run on every core,
-// the cheap memory-bound ops on the calling thread.
+// the cheap memory-bound ops on the calling thread. The linear layer has two kernels: the TypeScript
+// one (kernels/cpu/matmul.ts, the reference) and WebAssembly SIMD emitted at run time
+// (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates.
 
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import { broadcastShapes, numel } from '../shape.js';
@@ -8,7 +10,29 @@ import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/conv.js';
 import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
+import { matmulVariant } from '../../kernels/cpu/wasm/matmul.js';
+import { UserError } from '../errors.js';
 import { ThreadPool } from './threads.js';
+
+/** Which kernels run the linear layer: TypeScript loops, or WebAssembly SIMD. */
+export type CpuKernels = 'ts' | 'simd';
+
+/**
+ * DITTO_CPU_KERNELS if set (ts or simd; a bad value is an error, not ignored), else simd where this
+ * runtime validates the WebAssembly SIMD kernel, else ts. (A web page has no environment: its default.)
+ */
+export function cpuKernels(env = typeof process === 'undefined' ? undefined : process.env.DITTO_CPU_KERNELS): CpuKernels {
+  const simd = matmulVariant() !== null;
+  if (env !== undefined && env.trim() !== '') {
+    const v = env.trim();
+    if (v !== 'ts' && v !== 'simd') {
+      throw new UserError(`DITTO_CPU_KERNELS=${env}: give ts (TypeScript loops) or simd (WebAssembly SIMD), or unset it to use simd where the runtime has it`);
+    }
+    if (v === 'simd' && !simd) throw new UserError('DITTO_CPU_KERNELS=simd: this runtime has no WebAssembly SIMD; use ts, or unset it');
+    return v;
+  }
+  return simd ? 'simd' : 'ts';
+}
 
 class CpuStorage implements Storage {
   refs = 1;
@@ -49,7 +73,11 @@ export class CpuBackend implements Backend {
   private readonly free = new Map<number, SharedArrayBuffer[]>();
   private freeBytes = 0;
 
-  constructor(threads?: number) {
+  readonly kernels: CpuKernels;
+
+  /** `kernels` defaults to DITTO_CPU_KERNELS (see cpuKernels). */
+  constructor(threads?: number, kernels: CpuKernels = cpuKernels()) {
+    this.kernels = kernels;
     this.pool = new ThreadPool(threads);
   }
 
@@ -86,8 +114,10 @@ export class CpuBackend implements Backend {
     const n = w.shape[0];
     const y = this.empty([m, n]);
     const args = { x: f32(x), w: f32(w), bias: bias ? f32(bias) : null, y: f32(y), m, k, n, act };
-    // Split by output columns in blocks of 4; a thread needs enough work to pay for waking it.
-    this.pool.run('linear', args, n, 4, Math.ceil(16384 / Math.max(1, m * k)) * 4);
+    // Split by output columns in blocks of 4 (simd: 8, its register block); a thread needs enough work
+    // to pay for waking it (simd: 8x more, as it does the same work about 8x faster).
+    if (this.kernels === 'simd') this.pool.run('linearSimd', args, n, 8, Math.ceil(131072 / Math.max(1, m * k)) * 8);
+    else this.pool.run('linear', args, n, 4, Math.ceil(16384 / Math.max(1, m * k)) * 4);
     return y;
   }
 

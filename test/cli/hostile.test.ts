@@ -162,4 +162,13 @@ test('DITTO_THREADS is checked, not ignored', async () => {
   }
 });
 
+test('DITTO_CPU_KERNELS is checked, not ignored', async () => {
+  process.env.DITTO_CPU_KERNELS = 'fast';
+  try {
+    await refused(['sample', '--class', '1', '--steps', '2', '--backend', 'cpu', '--out', png], /DITTO_CPU_KERNELS=fast: give ts \(TypeScript loops\) or simd/);
+  } finally {
+    delete process.env.DITTO_CPU_KERNELS;
+  }
+});
+
 test.run();

@@ -1,0 +1,269 @@
+// The CPU's linear layer as WebAssembly SIMD: y[M,N] = act(x[M,K] · w[N,K]^T + bias), the same
+// contract as kernels/cpu/matmul.ts (the TypeScript reference it is tested against).
+//
+// Register blocking: 4 rows x 8 columns of y = 8 f32x4 accumulators. At each step of K the kernel
+// loads 8 consecutive columns of w as two f32x4 and, for each of the 4 rows, one x value splatted to
+// all lanes (v128.load32_splat), then does 8 vector multiply-adds: 32 FLOP pairs for 6 loads, against
+// 16 for 8 in the scalar 4x4 kernel. Live vectors: 8 accumulators + 2 of w + 1 splat (+1 product
+// without FMA) = 11-12 of the 16 XMM registers x64 gives V8, so nothing spills. A 6x8 block (12
+// accumulators, 15 live) only just fits and measured no faster here. The K loop is not unrolled:
+// TurboFan (V8 11.3) schedules every load of an unrolled body ahead of its multiply-adds and then
+// spills accumulators; unrolled by 2 the kernel ran at ~30 GFLOP/s on one core here, as written ~50.
+// This is the outer-product form of a GEMM micro-kernel: no horizontal sums, any K, and (once the
+// operands are packed) only unit-stride loads.
+//
+// Packing (BLAS style). The micro-kernel wants, per step of K, 8 adjacent columns of w and 4 adjacent
+// values of x; PyTorch's layouts have K innermost instead. So before the kernel runs, the driver copies
+// a block of w into "panels" [N/8][K][8] and a block of x into "strips" [M/4][K][4] inside the
+// module's own memory, padding N to a multiple of 8 and M to 4 with zeros (a zero row or column only
+// produces outputs that are not copied back), and the bias into a zero-padded vector the
+// accumulators start from. Then the SIMD code has no edge cases at all: every size that
+// does not divide the blocks is handled by the copies, in TypeScript.
+//
+// Cache blocking. The loop order is: for each panel of w (8 x K floats, 12 KiB at K = 384: stays in
+// L1), for each strip of x (from a block of x sized to stay in L2), run the 4x8 micro-kernel over K.
+// So per step of K, 16 bytes of x come from L2 and 32 of w from L1. Blocks of x and w bound the scratch
+// memory whatever the problem size.
+//
+// Threads and memory. Each thread (the main one and every worker, see core/cpu/threads.ts) has its
+// own instance of this module with its own, private WebAssembly.Memory, and copies (packs) its share
+// of the operands into it; the results are copied back into y's SharedArrayBuffer row by row. We do
+// not share one WebAssembly.Memory per worker set, because the copy is needed anyway: the tensors
+// live in SharedArrayBuffers owned by the backend (a DiT-XL checkpoint alone is 2.7 GB of f32, and a
+// wasm32 memory is at most 4 GiB), so the kernel cannot compute on them in place, and packing is what
+// makes the inner loop unit-stride. With private memories, threads never coordinate over layout or
+// growth. The cost is O(M K + N K + M N) copies against O(M N K) multiply-adds (about 1 ms of 12 for a
+// DiT-S/2 linear [512, 384] x [1536, 384]^T on one core), and x is packed once per thread, not once.
+//
+// Epilogue. The bias is added in registers (the accumulators start from it); GELU/SiLU run in
+// TypeScript over the copied-back rows with kernels/cpu/activations.ts, the single definition of the
+// activations, so a fused linear+gelu equals gelu(linear) on both kernel paths.
+//
+// Accuracy. Accumulation is in f32 (the TypeScript kernel accumulates in f64 and rounds once), so
+// results agree with it to f32 rounding: a relative error of order sqrt(K) * 2^-24.
+//
+// FMA. With relaxed SIMD, f32x4.relaxed_madd compiles to one vfmadd on x64 with FMA3 (the engine may
+// also leave it unfused); otherwise f32x4.mul + f32x4.add. We feature-detect by validating the
+// module built with relaxed_madd (WebAssembly.validate). Node 20 (V8 11.3) ships fixed-width SIMD
+// but not relaxed SIMD: it needs `node --experimental-wasm-relaxed-simd` (workers inherit the flag);
+// later V8s (Chrome 114+, Node 22) ship it unflagged.
+
+import type { Activation } from '../../../core/backend.js';
+import { activate } from '../activations.js';
+import { linearColumns, type LinearArgs } from '../matmul.js';
+import { ModuleBuilder, wasm, type FunctionBuilder, type Local, type WasmMemory } from './module.js';
+
+/** Rows of y per micro-tile. */
+const ROWS = 4;
+/** Columns of y per micro-tile: two f32x4. */
+const COLS = 8;
+
+/** Floats of packed x per block: 256 KiB, a quarter of this machine's per-core L2. */
+const X_BLOCK_FLOATS = 65536;
+/** Floats of packed w per block (4 MiB): bounds the scratch memory; w is streamed once per x block. */
+const W_BLOCK_FLOATS = 1 << 20;
+/** At most this many rows and columns per block, so the y block stays small when K is. */
+const MAX_BLOCK_ROWS = 256;
+const MAX_BLOCK_COLS = 2048;
+
+export interface MatmulVariant {
+  /** f32x4.relaxed_madd instead of f32x4.mul + f32x4.add. */
+  fma: boolean;
+}
+
+/**
+ * The module: an imported memory "env"."memory" and one exported function
+ *   panels(xp, wp, bp, yp, strips, panels, stripBytes, ldy)
+ * which, for p < panels and s < strips, computes the 4x8 tile of y at row 4s, column 8p:
+ *   xp: packed x, strips of 4 rows [K][4] (stripBytes = 16 K apart)
+ *   wp: packed w, panels of 8 columns [K][8] (2 * stripBytes apart)
+ *   bp: bias, 8 floats per panel;  yp: y, row-major with ldy bytes per row.
+ */
+export function matmulModule(v: MatmulVariant): Uint8Array<ArrayBuffer> {
+  return new ModuleBuilder()
+    .importMemory({ module: 'env', name: 'memory', minPages: 1 })
+    .function('panels', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => emitPanels(f, v))
+    .build();
+}
+
+function emitPanels(f: FunctionBuilder, v: MatmulVariant): void {
+  const xp = f.param(0, 'i32'), wp = f.param(1, 'i32'), bp = f.param(2, 'i32'), yp = f.param(3, 'i32');
+  const strips = f.param(4, 'i32'), panels = f.param(5, 'i32'), stripBytes = f.param(6, 'i32'), ldy = f.param(7, 'i32');
+  const s = f.local('i32'), xa = f.local('i32'), wa = f.local('i32'), xEnd = f.local('i32'), yRow = f.local('i32');
+  const b0 = f.local('v128'), b1 = f.local('v128');
+  const w0 = f.local('v128'), w1 = f.local('v128'), a = f.local('v128');
+  // c[r][h]: row r of the tile, columns 4h..4h+3.
+  const c: Local<'v128'>[][] = [];
+  for (let r = 0; r < ROWS; r++) c.push([f.local('v128'), f.local('v128')]);
+
+  /** c += a * w */
+  const madd = (acc: Local<'v128'>, wv: Local<'v128'>) => {
+    if (v.fma) f.get(a).get(wv).get(acc).f32x4RelaxedMadd().set(acc);
+    else f.get(acc).get(a).get(wv).f32x4Mul().f32x4Add().set(acc);
+  };
+
+  f.loop(() => { // over panels of w (and the columns of y they make)
+    f.get(bp).v128Load(0).set(b0);
+    f.get(bp).v128Load(16).set(b1);
+    f.get(xp).set(xa);
+    f.get(yp).set(yRow);
+    f.get(strips).set(s);
+    f.loop(() => { // over strips of x (and the rows of y they make)
+      for (let r = 0; r < ROWS; r++) {
+        f.get(b0).set(c[r][0]);
+        f.get(b1).set(c[r][1]);
+      }
+      f.get(wp).set(wa);
+      f.get(xa).get(stripBytes).i32Add().set(xEnd);
+      f.loop(() => { // over K, one step at a time (K >= 1)
+        f.get(wa).v128Load(0).set(w0);
+        f.get(wa).v128Load(16).set(w1);
+        for (let r = 0; r < ROWS; r++) {
+          f.get(xa).v128Load32Splat(4 * r).set(a);
+          madd(c[r][0], w0);
+          madd(c[r][1], w1);
+        }
+        f.get(xa).i32Const(4 * ROWS).i32Add().set(xa);
+        f.get(wa).i32Const(4 * COLS).i32Add().set(wa);
+        f.get(xa).get(xEnd).i32LtU().brIf(0);
+      });
+      // xa now points at the next strip. Store the tile: row r at yRow + r * ldy.
+      for (let r = 0; r < ROWS; r++) {
+        f.get(yRow);
+        for (let i = 0; i < r; i++) f.get(ldy).i32Add();
+        f.get(c[r][0]).v128Store(0);
+        f.get(yRow);
+        for (let i = 0; i < r; i++) f.get(ldy).i32Add();
+        f.get(c[r][1]).v128Store(16);
+      }
+      f.get(yRow).get(ldy).i32Const(ROWS).i32Mul().i32Add().set(yRow);
+      f.get(s).i32Const(1).i32Sub().tee(s).brIf(0);
+    });
+    // Next panel: w advances 8 K floats (twice a strip), bias and y 8 floats.
+    f.get(wp).get(stripBytes).get(stripBytes).i32Add().i32Add().set(wp);
+    f.get(bp).i32Const(4 * COLS).i32Add().set(bp);
+    f.get(yp).i32Const(4 * COLS).i32Add().set(yp);
+    f.get(panels).i32Const(1).i32Sub().tee(panels).brIf(0);
+  });
+}
+
+/** Whether this runtime compiles the module with relaxed_madd, and whether it compiles it at all. */
+export function detectMatmulVariant(): MatmulVariant | null {
+  if (!wasm) return null;
+  if (wasm.validate(matmulModule({ fma: true }))) return { fma: true };
+  if (wasm.validate(matmulModule({ fma: false }))) return { fma: false };
+  return null;
+}
+
+let detected: MatmulVariant | null | undefined;
+
+/** The kernel this runtime runs (detected once per thread), or null without WebAssembly SIMD. */
+export function matmulVariant(): MatmulVariant | null {
+  if (detected === undefined) detected = detectMatmulVariant();
+  return detected;
+}
+
+/** One thread's compiled kernel and the memory it packs into. */
+interface Instance {
+  variant: MatmulVariant;
+  memory: WasmMemory;
+  panels: (xp: number, wp: number, bp: number, yp: number, strips: number, panels: number, stripBytes: number, ldy: number) => void;
+  /** A view of the whole memory; replaced after every grow (growing detaches the old buffer). */
+  heap: Float32Array;
+}
+
+/** This thread's instance (one per variant, made on first use). */
+const instances = new Map<boolean, Instance>();
+
+function getInstance(variant = matmulVariant()): Instance {
+  if (!wasm || !variant) throw new Error('WebAssembly SIMD is not available in this runtime (use DITTO_CPU_KERNELS=ts)');
+  let inst = instances.get(variant.fma);
+  if (!inst) {
+    const memory = new wasm.Memory({ initial: 16 });
+    const module = new wasm.Module(matmulModule(variant));
+    const exports = new wasm.Instance(module, { env: { memory } }).exports;
+    inst = { variant, memory, panels: exports.panels as Instance['panels'], heap: new Float32Array(memory.buffer) };
+    instances.set(variant.fma, inst);
+  }
+  return inst;
+}
+
+/** Grows the instance's memory to hold `floats` (it never shrinks: the next call needs it again). */
+function reserve(inst: Instance, floats: number): void {
+  const have = inst.memory.buffer.byteLength;
+  if (floats * 4 <= have) return;
+  inst.memory.grow(Math.ceil((floats * 4 - have) / 65536));
+  inst.heap = new Float32Array(inst.memory.buffer);
+}
+
+/**
+ * Computes output columns [colStart, colEnd) for every row, like linearColumns (any colStart; a
+ * multiple of 8 saves padding). `variant` forces the FMA or mul+add kernel (tests).
+ */
+export function linearColumnsSimd(a: LinearArgs, colStart: number, colEnd: number, variant?: MatmulVariant): void {
+  const { m: M, k: K } = a;
+  if (colEnd <= colStart || M === 0) return;
+  // K = 0 (y is the bias) would run the kernel's loop over K once: leave it to the reference.
+  if (K === 0) return linearColumns(a, colStart, colEnd);
+  const inst = getInstance(variant);
+  const blockCols = Math.max(COLS, Math.min(MAX_BLOCK_COLS, Math.floor(W_BLOCK_FLOATS / K / COLS) * COLS));
+  const blockRows = Math.max(ROWS, Math.min(MAX_BLOCK_ROWS, Math.floor(X_BLOCK_FLOATS / K / ROWS) * ROWS));
+  const ncPad = Math.min(blockCols, Math.ceil((colEnd - colStart) / COLS) * COLS);
+  const mcPad = Math.min(blockRows, Math.ceil(M / ROWS) * ROWS);
+  // Scratch layout in floats: packed w block, bias, packed x block, y block.
+  const wOff = 0, bOff = wOff + ncPad * K, xOff = bOff + ncPad, yOff = xOff + mcPad * K;
+  reserve(inst, yOff + mcPad * ncPad);
+  for (let j0 = colStart; j0 < colEnd; j0 += ncPad) {
+    const nc = Math.min(ncPad, colEnd - j0);
+    const panels = Math.ceil(nc / COLS);
+    packW(a, inst.heap, wOff, bOff, j0, nc);
+    for (let i0 = 0; i0 < M; i0 += mcPad) {
+      const mc = Math.min(mcPad, M - i0);
+      const strips = Math.ceil(mc / ROWS);
+      packX(a, inst.heap, xOff, i0, mc);
+      inst.panels(xOff * 4, wOff * 4, bOff * 4, yOff * 4, strips, panels, K * ROWS * 4, panels * COLS * 4);
+      unpackY(a, inst.heap, yOff, panels * COLS, i0, mc, j0, nc);
+    }
+  }
+}
+
+/** w rows [j0, j0 + nc) into panels [nc/8][K][8] and the bias into [nc], zero-padded to 8 columns. */
+function packW(a: LinearArgs, heap: Float32Array, wOff: number, bOff: number, j0: number, nc: number): void {
+  const { w, bias, k: K } = a;
+  const padded = Math.ceil(nc / COLS) * COLS;
+  // Only the last panel has padding columns.
+  if (padded !== nc) heap.fill(0, wOff + (padded - COLS) * K, wOff + padded * K);
+  for (let c = 0; c < nc; c++) {
+    const src = (j0 + c) * K;
+    let dst = wOff + (c - (c % COLS)) * K + (c % COLS);
+    for (let kk = 0; kk < K; kk++, dst += COLS) heap[dst] = w[src + kk];
+  }
+  if (bias) heap.set(bias.subarray(j0, j0 + nc), bOff);
+  heap.fill(0, bias ? bOff + nc : bOff, bOff + padded);
+}
+
+/** x rows [i0, i0 + mc) into strips [mc/4][K][4], zero-padded to 4 rows. */
+function packX(a: LinearArgs, heap: Float32Array, xOff: number, i0: number, mc: number): void {
+  const { x, k: K } = a;
+  const padded = Math.ceil(mc / ROWS) * ROWS;
+  if (padded !== mc) heap.fill(0, xOff + (padded - ROWS) * K, xOff + padded * K);
+  for (let r = 0; r < mc; r++) {
+    const src = (i0 + r) * K;
+    let dst = xOff + (r - (r % ROWS)) * K + (r % ROWS);
+    for (let kk = 0; kk < K; kk++, dst += ROWS) heap[dst] = x[src + kk];
+  }
+}
+
+/** The valid mc x nc corner of the y block back into y, then the activation over it. */
+function unpackY(a: LinearArgs, heap: Float32Array, yOff: number, ld: number, i0: number, mc: number, j0: number, nc: number): void {
+  const { y, n: N, act } = a;
+  for (let r = 0; r < mc; r++) {
+    const src = yOff + r * ld, dst = (i0 + r) * N + j0;
+    y.set(heap.subarray(src, src + nc), dst);
+    if (act !== 'none') activateRun(y, dst, dst + nc, act);
+  }
+}
+
+function activateRun(y: Float32Array, start: number, end: number, act: Activation): void {
+  for (let i = start; i < end; i++) y[i] = activate(act, y[i]);
+}
