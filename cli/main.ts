@@ -17,6 +17,7 @@ import { demoCommand, demoUsage } from './demo.js';
 import { forwardCommand, forwardUsage } from './forward.js';
 import { sampleCommand, sampleUsage } from './sample.js';
 import { predictCommand, predictUsage } from './predict.js';
+import { webCommand, webUsage } from './web.js';
 
 const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise<void>; usage: string; summary: string }> = {
   demo: { run: demoCommand, usage: demoUsage, summary: 'the bundled MNIST model: full compute vs TaylorSeer vs L2P, table and image grid' },
@@ -28,6 +29,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   calibrate: { run: calibrateCommand, usage: calibrateUsage, summary: 'sample full-compute trajectories and fit L2P for a model' },
   fit: { run: fitCommand, usage: fitUsage, summary: 'learn an L2P weight matrix from full-compute trajectories' },
   analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'prove the forecasting formulas are linear predictors (exact arithmetic)' },
+  web: { run: webCommand, usage: webUsage, summary: 'serve the page: the same engine on the browser\'s WebGPU, on 127.0.0.1' },
   bench: { run: benchCommand, usage: benchUsage, summary: 'benchmarks against peers measured in the same run' },
 };
 

@@ -13,6 +13,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.js';
+import type { ByteSource } from './safetensors.js';
 
 /** JSON inputs (weight matrices) are small: a 1000 x 1000 matrix of doubles is about 25 MB of text. */
 const MAX_JSON_BYTES = 64 * 2 ** 20;
@@ -30,6 +31,32 @@ export function requireRegularFile(file: string, what = 'file'): number {
   if (stat.isDirectory()) throw new UserError(`${file} is a directory, not a ${what}: pass the path of the file itself`);
   if (!stat.isFile()) throw new UserError(`${file} is not a regular file (a pipe, socket or device): save it to a file and pass that`);
   return stat.size;
+}
+
+/**
+ * Opens a regular file for positioned reads (a checkpoint's tensors are read one at a time, never the
+ * whole file). Its size is taken once, at open: a reader checks its layout against it.
+ */
+export function openFileSource(file: string, what = 'file'): ByteSource {
+  requireRegularFile(file, what);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const stat = fs.fstatSync(fd);
+    // The path may have been swapped for a pipe between the check and the open.
+    if (!stat.isFile()) throw new UserError(`${file} is not a regular file (a pipe, socket or device): save it to a file and pass that`);
+    let open = true;
+    return {
+      size: stat.size,
+      read: (target, position) => fs.readSync(fd, target, 0, target.length, position),
+      close: () => {
+        if (open) fs.closeSync(fd);
+        open = false;
+      },
+    };
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
 }
 
 /** Reads a regular text file of at most `maxBytes` bytes. */

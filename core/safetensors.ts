@@ -8,11 +8,11 @@
 // on demand with positioned reads: the file never sits in memory as a whole. Because a checkpoint
 // usually comes from the internet, the header is checked completely before anything is trusted,
 // and every problem is reported as a one-line UserError that names the file and says what to do.
+// The reader sees the bytes through a ByteSource, so the same checks serve a file on disk (Node) and a
+// buffer fetched by a web page (`SafetensorsFile.fromBytes`).
 
-import * as fs from 'node:fs';
-import * as os from 'node:os';
 import { UserError } from './errors.js';
-import { requireRegularFile, writeFileAtomic } from './files.js';
+import { openFileSource, writeFileAtomic } from './files.js';
 import { numel } from './shape.js';
 
 export type SafeDType =
@@ -54,41 +54,72 @@ function malformed(path: string, problem: string, fix = CORRUPT): UserError {
   return new UserError(`${path}: ${problem}: ${fix}`.replace(/\s*\n\s*/g, ' '));
 }
 
+/** Positioned reads of a checkpoint's bytes, wherever they are: a file (core/files.ts) or memory. */
+export interface ByteSource {
+  readonly size: number;
+  /** Reads up to target.length bytes at `position`; returns how many it read (0 at the end). */
+  read(target: Uint8Array, position: number): number;
+  close(): void;
+}
+
+/** Bytes already in memory (a fetched checkpoint) as a ByteSource. */
+export function memorySource(bytes: Uint8Array): ByteSource {
+  return {
+    size: bytes.length,
+    read(target, position) {
+      const part = bytes.subarray(position, Math.min(bytes.length, position + target.length));
+      target.set(part);
+      return part.length;
+    },
+    close() {},
+  };
+}
+
 /** Typed-array views read the host's byte order; safetensors is little-endian. */
 function requireLittleEndianHost(): void {
-  if (os.endianness() !== 'LE') throw new Error('safetensors support needs a little-endian host');
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('safetensors support needs a little-endian host');
 }
 
 export class SafetensorsFile {
-  private fd: number | null;
+  private source: ByteSource | null;
 
   private constructor(
     readonly path: string,
-    fd: number,
+    source: ByteSource,
     /** Absolute file position of the first data byte: 8 + header length. */
     private readonly dataStart: number,
     readonly metadata: Record<string, string>,
     /** Every tensor, in header order. */
     readonly tensors: Map<string, TensorInfo>,
   ) {
-    this.fd = fd;
+    this.source = source;
   }
 
-  /** Open a file and validate its header and layout. Only the header is read; the fd stays open. */
+  /** Open a file and validate its header and layout. Only the header is read; the file stays open. */
   static open(path: string): SafetensorsFile {
     requireLittleEndianHost();
-    requireRegularFile(path, 'safetensors file');
-    let fd: number;
+    let source: ByteSource;
     try {
-      fd = fs.openSync(path, 'r');
+      source = openFileSource(path, 'safetensors file');
     } catch (err) {
+      if (err instanceof UserError) throw err;
       throw malformed(path, `cannot open the file (${(err as Error).message})`, 'check the path');
     }
+    return SafetensorsFile.read(path, source);
+  }
+
+  /** A safetensors file held in memory (a web page's fetched checkpoint); `name` stands for its path in messages. */
+  static fromBytes(name: string, bytes: Uint8Array): SafetensorsFile {
+    requireLittleEndianHost();
+    return SafetensorsFile.read(name, memorySource(bytes));
+  }
+
+  private static read(path: string, source: ByteSource): SafetensorsFile {
     try {
-      const { dataStart, metadata, tensors } = readHeader(path, fd);
-      return new SafetensorsFile(path, fd, dataStart, metadata, tensors);
+      const { dataStart, metadata, tensors } = readHeader(path, source);
+      return new SafetensorsFile(path, source, dataStart, metadata, tensors);
     } catch (err) {
-      fs.closeSync(fd);
+      source.close();
       throw err;
     }
   }
@@ -169,18 +200,18 @@ export class SafetensorsFile {
   }
 
   close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
-    this.fd = null;
+    this.source?.close();
+    this.source = null;
   }
 
   /** Positioned reads of exactly this tensor's bytes into `target` (of length end - begin). */
   private readInto(info: TensorInfo, target: Uint8Array): void {
-    if (this.fd === null) throw new Error(`${this.path}: read after close()`);
+    if (this.source === null) throw new Error(`${this.path}: read after close()`);
     const start = this.dataStart + info.begin;
     let done = 0;
     while (done < target.length) {
       const want = Math.min(target.length - done, READ_CHUNK_BYTES);
-      const got = fs.readSync(this.fd, target, done, want, start + done);
+      const got = this.source.read(target.subarray(done, done + want), start + done);
       if (got === 0) {
         // The layout was checked against the file size at open, so the file shrank since.
         throw malformed(this.path, `the file ended while reading tensor ${JSON.stringify(info.name)}`, TRUNCATED);
@@ -231,26 +262,24 @@ interface Header {
   tensors: Map<string, TensorInfo>;
 }
 
-function readHeader(path: string, fd: number): Header {
-  const stat = fs.fstatSync(fd);
-  if (!stat.isFile()) throw malformed(path, 'not a regular file', 'pass the path of a .safetensors file');
-  const fileSize = stat.size;
+function readHeader(path: string, source: ByteSource): Header {
+  const fileSize = source.size;
   if (fileSize === 0) throw malformed(path, 'the file is empty', TRUNCATED);
   if (fileSize < 8) {
     throw malformed(path, `the file is ${fileSize} bytes, too short for the 8-byte header length`, TRUNCATED);
   }
 
-  const lengthBytes = Buffer.alloc(8);
-  fs.readSync(fd, lengthBytes, 0, 8, 0);
-  const headerLength = lengthBytes.readBigUInt64LE(0);
+  const lengthBytes = new Uint8Array(8);
+  source.read(lengthBytes, 0);
+  const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
   if (headerLength > BigInt(fileSize - 8)) {
     throw malformed(path, `header length ${headerLength} is past the end of the file (${fileSize} bytes)`, TRUNCATED);
   }
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
     throw malformed(path, `header length ${headerLength} is over the limit of ${MAX_HEADER_BYTES} bytes`);
   }
-  const headerBytes = Buffer.alloc(Number(headerLength));
-  if (fs.readSync(fd, headerBytes, 0, headerBytes.length, 8) !== headerBytes.length) {
+  const headerBytes = new Uint8Array(Number(headerLength));
+  if (source.read(headerBytes, 8) !== headerBytes.length) {
     throw malformed(path, 'the header could not be read in full', TRUNCATED);
   }
 

@@ -3,10 +3,10 @@
 // for benchmarks. Every refusal
 // is one line naming the file and the tensor.
 
-import { totalmem } from 'node:os';
 import type { Backend } from '../core/backend.js';
 import type { Checkpoint } from '../core/checkpoint.js';
 import { UserError } from '../core/errors.js';
+import { memoryBytes } from '../core/host.js';
 import type { SafeDType } from '../core/safetensors.js';
 import { numel, sameShape, shapeString, type Shape } from '../core/shape.js';
 import type { Tensor } from '../core/tensor.js';
@@ -142,7 +142,7 @@ export function checkTensors(
     totalBytes += bytes;
   }
   // A sparse file can declare tensors far larger than the disk space it uses.
-  if (totalBytes > totalmem()) throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(totalmem())} of memory`);
+  if (totalBytes > memoryBytes()) throw new UserError(`${file}: the weights take ${gib(totalBytes)} as f32, more than this machine's ${gib(memoryBytes())} of memory`);
 }
 
 /**

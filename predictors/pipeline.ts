@@ -11,7 +11,7 @@
 
 import type { Tensor } from '../core/tensor.js';
 import { batchNoise } from '../models/noise.js';
-import { samplerFor, type OpenedModel } from '../models/pretrained.js';
+import { samplerFor, type OpenedModel } from '../models/card.js';
 import type { Predictor, Term } from './predictor.js';
 import { ForaPredictor } from './fora.js';
 import { classModelFn, flopsPerForward, sampleCached, type SamplingStats, type StepInfo } from './sampling.js';

@@ -12,7 +12,7 @@ import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
 import { matmulVariant } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
-import { ThreadPool } from './threads.js';
+import { sharedBuffer, ThreadPool } from './threads.js';
 
 /** Which kernels run the linear layer: TypeScript loops, or WebAssembly SIMD. */
 export type CpuKernels = 'ts' | 'simd';
@@ -70,7 +70,7 @@ export class CpuBackend implements Backend {
    * been posted to a worker stays reachable from that worker's heap until the worker collects garbage,
    * which an idle worker rarely does, so leaving every intermediate to the GC grows memory without bound.
    */
-  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  private readonly free = new Map<number, ArrayBufferLike[]>();
   private freeBytes = 0;
 
   readonly kernels: CpuKernels;
@@ -86,7 +86,7 @@ export class CpuBackend implements Backend {
     const reused = this.free.get(bytes)?.pop();
     if (reused) this.freeBytes -= bytes;
     // Every op writes all of its output, so a reused buffer needs no clearing.
-    const buffer = reused ?? new SharedArrayBuffer(bytes);
+    const buffer = reused ?? sharedBuffer(bytes);
     return new Tensor(this, shape, dtype, new CpuStorage(dtype === 'f32' ? new Float32Array(buffer) : new Int32Array(buffer)));
   }
 
@@ -101,7 +101,7 @@ export class CpuBackend implements Backend {
   }
 
   release(storage: Storage): void {
-    const buffer = (storage as CpuStorage).data.buffer as SharedArrayBuffer;
+    const buffer = (storage as CpuStorage).data.buffer;
     if (this.freeBytes + buffer.byteLength > POOL_BYTES) return;
     const list = this.free.get(buffer.byteLength) ?? [];
     list.push(buffer);

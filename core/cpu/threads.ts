@@ -6,22 +6,15 @@
 // Atomics.notify; it then computes its own share and blocks in Atomics.wait until every slot is back
 // to IDLE. Workers sleep in Atomics.wait between jobs and take the message with
 // receiveMessageOnPort, a synchronous read, so no event loop is involved on either side.
+//
+// This is Node's pool; a web page gets core/cpu/threads.browser.ts, which runs every kernel on the
+// page's own thread (web/build.ts swaps it in).
 
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { UserError } from '../errors.js';
+import { BUSY, FAILED, IDLE, type Job } from './slots.js';
 import { parallelKernels, type KernelArgs, type ParallelKernel } from '../../kernels/cpu/parallel.js';
-
-export const IDLE = 0;
-export const BUSY = 1;
-export const FAILED = 2;
-
-export interface Job {
-  kernel: ParallelKernel;
-  args: unknown;
-  start: number;
-  end: number;
-}
 
 interface PoolWorker {
   worker: Worker;
@@ -44,6 +37,11 @@ function defaultThreadCount(env = process.env.DITTO_THREADS): number {
     return n;
   }
   return Math.max(1, Math.min(availableParallelism(), 16));
+}
+
+/** Memory for tensor data that every thread of a pool can read and write. */
+export function sharedBuffer(bytes: number): ArrayBufferLike {
+  return new SharedArrayBuffer(bytes);
 }
 
 export class ThreadPool {

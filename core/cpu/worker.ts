@@ -3,7 +3,7 @@
 
 import { receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { parallelKernels } from '../../kernels/cpu/parallel.js';
-import { BUSY, FAILED, IDLE, type Job } from './threads.js';
+import { BUSY, FAILED, IDLE, type Job } from './slots.js';
 
 const { port, slots, index } = workerData as { port: MessagePort; slots: Int32Array; index: number };
 

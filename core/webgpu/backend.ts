@@ -171,7 +171,9 @@ export class WebGpuBackend implements Backend {
     // Convert if the host array's type does not match (as the CPU backend's typed-array set does), and
     // copy out of a SharedArrayBuffer (CPU tensors), which Dawn does not accept.
     const wanted = dtype === 'f32' ? Float32Array : Int32Array;
-    const src = data instanceof wanted && !(data.buffer instanceof SharedArrayBuffer) ? data : wanted.from(data);
+    // A page that is not cross-origin isolated has no SharedArrayBuffer at all.
+    const shared = typeof SharedArrayBuffer !== 'undefined' && data.buffer instanceof SharedArrayBuffer;
+    const src = data instanceof wanted && !shared ? data : wanted.from(data);
     this.device.queue.writeBuffer(s.buffer, 0, src.buffer, src.byteOffset, src.byteLength);
     return t;
   }

@@ -1,17 +1,22 @@
-// Finding a WebGPU adapter and opening a device on it, through Dawn (the npm package `webgpu`).
+// Finding a WebGPU adapter and opening a device on it. The GPU object comes from the platform
+// (core/webgpu/gpu.ts: Dawn, the npm package `webgpu`, in Node; gpu.browser.ts: navigator.gpu in a
+// page); everything after it, limits, features and the kernel caps, is read off the adapter, so kernel
+// variants follow what the adapter allows, never where the code runs.
 //
 // Three things here are easy to get wrong:
 // - WebGPU hands out its guaranteed minimum limits (16 KiB workgroup memory, 256 invocations, 128 MiB
 //   buffers) unless a device asks for more, even where the adapter allows more: we ask for the
 //   adapter's own limits.
 // - Dawn quantizes timestamps (to blunt timing attacks in browsers) unless told not to; a kernel
-//   benchmark needs them exact, so we pass `disable-dawn-features=timestamp_quantization`.
+//   benchmark needs them exact, so Node's Dawn gets `disable-dawn-features=timestamp_quantization`
+//   (a page cannot ask: its timestamps stay quantised).
 // - A machine without a GPU may still have an adapter: Mesa's lavapipe (Vulkan on the CPU) or
 //   SwiftShader. It runs on the same cores as the CPU backend, so we report it as `emulated`: kernels
 //   pick other tilings there, and `--backend auto` takes it only for batches of 2 or more images
 //   (cli/backend.ts says why).
 
 import { BASELINE_CAPS, type KernelCaps } from '../../kernels/webgpu/kernel.js';
+import { findGpu } from './gpu.js';
 
 /** What we tell the user about the adapter. */
 export interface AdapterReport {
@@ -28,14 +33,14 @@ export interface AdapterReport {
 }
 
 export interface DeviceOptions {
-  /** Extra Dawn toggles, passed to `create` (e.g. 'backend=vulkan', 'adapter=...'). */
+  /** Extra Dawn toggles, passed to `create` (e.g. 'backend=vulkan', 'adapter=...'); Node only. */
   dawnFlags?: string[];
   powerPreference?: 'low-power' | 'high-performance';
 }
 
 /** An open device and what we know about it. */
 export interface GpuContext {
-  /** Dawn's instance; held only to keep it alive (see openDevice). */
+  /** The GPU object (Dawn's instance in Node); held only to keep it alive (see core/webgpu/gpu.ts). */
   gpu: GPU;
   device: GPUDevice;
   adapter: AdapterReport;
@@ -48,28 +53,15 @@ export type OpenResult = { ok: true; context: GpuContext } | { ok: false; reason
 const EMULATED = /llvmpipe|lavapipe|swiftshader|software|microsoft basic render/i;
 
 /**
- * Opens a device on the first adapter Dawn finds. Never throws for a missing or unusable adapter: the
+ * Opens a device on the first adapter the platform's GPU offers. Never throws for a missing or unusable adapter: the
  * reason comes back as a sentence the CLI can print (the caller decides whether that is an error).
  */
 export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> {
-  // Mesa's Vulkan drivers complain on every start when XDG_RUNTIME_DIR is unset.
-  process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  let mod: typeof import('webgpu');
-  try {
-    mod = await import('webgpu');
-  } catch (e) {
-    return { ok: false, reason: `the 'webgpu' package (Dawn for Node) could not be loaded: ${(e as Error).message.split('\n')[0]}` };
-  }
-  // Dawn's classes (GPUBufferUsage, GPUMapMode, ...) become globals, as in a browser.
-  Object.assign(globalThis, mod.globals);
-  const flags = ['disable-dawn-features=timestamp_quantization', ...(opts.dawnFlags ?? [])];
+  const found = await findGpu(opts);
+  if (!found.gpu) return { ok: false, reason: found.reason };
+  const gpu = found.gpu;
   let adapter: GPUAdapter | null;
-  // The GPU object must stay reachable as long as the device is used: when the garbage collector
-  // frees it, Dawn tears down its instance under the live device and the process crashes (seen as a
-  // segfault or "futex facility returned an unexpected error code"). GpuContext keeps it.
-  let gpu: GPU;
   try {
-    gpu = mod.create(flags);
     adapter = await gpu.requestAdapter({ powerPreference: opts.powerPreference });
   } catch (e) {
     return { ok: false, reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
@@ -77,7 +69,7 @@ export async function openDevice(opts: DeviceOptions = {}): Promise<OpenResult> 
   if (!adapter) {
     return {
       ok: false,
-      reason: 'no WebGPU adapter found (is a Vulkan driver installed? On Debian 12 without a GPU: mesa-vulkan-drivers from bookworm-backports)',
+      reason: `no WebGPU adapter found (${found.hint})`,
     };
   }
 

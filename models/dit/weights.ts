@@ -97,18 +97,23 @@ export interface DiTHeader {
   metadata: Record<string, string>;
 }
 
-/** Opens `path` and checks its header in full (see configFromShapes and checkTensors); the caller closes it. */
+/** Opens `path` and checks its header in full (see checkHeader); the caller closes it. */
 function openChecked(path: string, opts: { heads?: number }): { file: Checkpoint; config: DiTConfig } {
   const file = openCheckpoint(path);
   try {
-    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-    const config = inFile(path, () => configFromShapes(shapes, file.metadata, opts.heads));
-    checkTensors(path, file.tensors, config);
-    return { file, config };
+    return { file, config: checkHeader(file, opts) };
   } catch (e) {
     file.close();
     throw e;
   }
+}
+
+/** The config of an open checkpoint, its header checked in full (see configFromShapes and checkTensors). */
+function checkHeader(file: Checkpoint, opts: { heads?: number }): DiTConfig {
+  const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+  const config = inFile(file.path, () => configFromShapes(shapes, file.metadata, opts.heads));
+  checkTensors(file.path, file.tensors, config);
+  return config;
 }
 
 /**
@@ -127,12 +132,18 @@ export function inspectDiT(path: string, opts: { heads?: number } = {}): DiTHead
  * time; on a failure, the tensors already uploaded are released.
  */
 export function loadDiT(path: string, backend: Backend, opts: { heads?: number } = {}): LoadedDiT {
-  const { file, config } = openChecked(path, opts);
+  const file = openCheckpoint(path);
   try {
-    return { config, weights: uploadWeights(file, backend, (get) => buildWeights(config, get)), metadata: file.metadata };
+    return loadDiTFrom(file, backend, opts);
   } finally {
     file.close();
   }
+}
+
+/** As loadDiT, from a checkpoint already open (a web page's, read from fetched bytes); the caller closes it. */
+export function loadDiTFrom(file: Checkpoint, backend: Backend, opts: { heads?: number } = {}): LoadedDiT {
+  const config = checkHeader(file, opts);
+  return { config, weights: uploadWeights(file, backend, (get) => buildWeights(config, get)), metadata: file.metadata };
 }
 
 /** Assembles DiTWeights from a source of named tensors (each asked for once, in state-dict order). */
