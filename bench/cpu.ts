@@ -1,6 +1,8 @@
 // `ditto bench cpu`: our CPU backend against the peers a user would pick instead, measured in the
 // same run. Two parts:
-//   1. the linear layer (matmul) at DiT-S/2 shapes vs TensorFlow.js's CPU backend, in GFLOP/s;
+//   1. the linear layer (matmul) at DiT-S/2 shapes vs TensorFlow.js's CPU backend, in GFLOP/s, on the
+//      backend's kernels (DITTO_CPU_KERNELS: WebAssembly SIMD by default) and, when those are the SIMD
+//      ones, on the TypeScript kernels too (row 'cpu-ts'), with the same threads;
 //   2. one DiT-S/2 forward (batch 2, 4x32x32 latent) vs PyTorch (tools/time_dit.py), when python3 with
 //      torch is installed, and vs our WebGPU backend where there is an adapter: on a machine without a
 //      GPU that is lavapipe on the same cores, whose LLVM-compiled WGSL is the faster CPU path.
@@ -12,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
 import { CpuBackend } from '../core/cpu/backend.js';
+import { matmulVariant } from '../kernels/cpu/wasm/matmul.js';
 import { createWebGpuBackend } from '../core/webgpu/index.js';
 import * as op from '../core/ops.js';
 import { macsPerSample, preset } from '../models/dit/config.js';
@@ -41,7 +44,8 @@ export interface CpuBenchOptions {
 
 export interface CpuMatmulRow {
   kernel: 'matmul';
-  backend: 'cpu' | 'tfjs-cpu';
+  /** 'cpu': the backend's kernels (machine.kernels); 'cpu-ts': its TypeScript kernels, when those differ. */
+  backend: 'cpu' | 'cpu-ts' | 'tfjs-cpu';
   m: number;
   k: number;
   n: number;
@@ -54,7 +58,7 @@ export interface CpuMatmulRow {
 }
 
 export interface CpuBenchResult {
-  machine: { cores: number; threads: number; node: string; peers: { 'tfjs-cpu': string } };
+  machine: { cores: number; threads: number; node: string; kernels: string; peers: { 'tfjs-cpu': string } };
   rows: CpuMatmulRow[];
   dit_forward: {
     model: string;
@@ -84,9 +88,15 @@ function torchForward(runs: number): { median_s: number; torch: string; threads:
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
+/** The CPU backend's linear kernels in words: 'ts', 'simd (f32x4 mul+add)' or 'simd (f32x4 relaxed FMA)'. */
+function kernelsLabel(kernels: 'ts' | 'simd'): string {
+  return kernels === 'ts' ? 'ts' : `simd (f32x4 ${matmulVariant()?.fma ? 'relaxed FMA' : 'mul+add'})`;
+}
+
 export async function runCpuBench(o: CpuBenchOptions): Promise<CpuBenchResult> {
   const progress = o.onProgress ?? (() => {});
   const backend = new CpuBackend();
+  const tsBackend = backend.kernels === 'simd' ? new CpuBackend(backend.pool.threads, 'ts') : null;
   try {
     const tfjs = await loadTfjsCpu(o.importer);
     const rows: CpuMatmulRow[] = [];
@@ -103,6 +113,13 @@ export async function runCpuBench(o: CpuBenchOptions): Promise<CpuBenchResult> {
       const y = op.linear(tx, tw);
       report({ kernel: 'matmul', backend: 'cpu', m, k, n, gflops: flop / ms / 1e6, ms, max_rel_err: matmulSampleErr(x, w, (await y.read()) as Float32Array, m, k, n) });
       for (const t of [tx, tw, y]) t.dispose();
+      if (tsBackend) {
+        const sx = tsBackend.upload(x, [m, k], 'f32'), sw = tsBackend.upload(w, [n, k], 'f32');
+        const tsMs = await timeMs(() => op.linear(sx, sw).dispose(), Math.max(3, Math.ceil(o.runs / 2)), 1);
+        const sy = op.linear(sx, sw);
+        report({ kernel: 'matmul', backend: 'cpu-ts', m, k, n, gflops: flop / tsMs / 1e6, ms: tsMs, max_rel_err: matmulSampleErr(x, w, (await sy.read()) as Float32Array, m, k, n) });
+        for (const t of [sx, sw, sy]) t.dispose();
+      }
       if (tfjs.peer === null) {
         report({ kernel: 'matmul', backend: 'tfjs-cpu', m, k, n, gflops: null, ms: null, max_rel_err: null, skipped: `unavailable: ${tfjs.reason}` });
         continue;
@@ -141,12 +158,13 @@ export async function runCpuBench(o: CpuBenchOptions): Promise<CpuBenchResult> {
       : modelName !== 'S/2' ? { unavailable: `tools/time_dit.py times DiT-S/2, not DiT-${modelName}` } : torchForward(5);
     const torch = 'median_s' in timed ? { seconds: timed.median_s, version: timed.torch, threads: timed.threads, ratio: ours / timed.median_s } : timed;
     return {
-      machine: { cores: availableParallelism(), threads: backend.pool.threads, node: process.version, peers: { 'tfjs-cpu': tfjs.peer?.version ?? `unavailable: ${tfjs.reason}` } },
+      machine: { cores: availableParallelism(), threads: backend.pool.threads, node: process.version, kernels: kernelsLabel(backend.kernels), peers: { 'tfjs-cpu': tfjs.peer?.version ?? `unavailable: ${tfjs.reason}` } },
       rows,
       // Batch 2, two FLOPs per multiply-accumulate.
       dit_forward: { model: `DiT-${modelName}`, batch: 2, gflop: (2 * 2 * macsPerSample(config)) / 1e9, ours_s: ours, webgpu, torch },
     };
   } finally {
     await backend.pool.close();
+    await tsBackend?.pool.close();
   }
 }

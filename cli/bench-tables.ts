@@ -10,15 +10,17 @@ import { formatTable } from '../core/table.js';
 /** `bench cpu`: the matmuls side by side with tfjs-cpu, then the forward against PyTorch and WebGPU. */
 export function formatCpuTable(r: CpuBenchResult): string {
   const m = r.machine;
-  const out = [`CPU benchmark: ${m.cores} cores, ${m.threads} threads, Node ${m.node}; tfjs-cpu = ${m.peers['tfjs-cpu']}`, ''];
+  const out = [`CPU benchmark: ${m.cores} cores, ${m.threads} threads, Node ${m.node}, ${m.kernels} kernels; tfjs-cpu = ${m.peers['tfjs-cpu']}`, ''];
   const shapes = [...new Set(r.rows.map((x) => `${x.m}x${x.k}x${x.n}`))];
   const by = (shape: string, backend: string) => r.rows.find((x) => `${x.m}x${x.k}x${x.n}` === shape && x.backend === backend);
   const gflops = (x: CpuBenchResult['rows'][number] | undefined) => (x?.gflops == null ? '-' : x.gflops.toFixed(2));
   const err = (x: CpuBenchResult['rows'][number] | undefined) => (x?.max_rel_err == null ? '-' : x.max_rel_err.toExponential(1));
-  out.push(formatTable(['matmul M x K x N', 'ditto cpu GFLOP/s', 'tfjs-cpu GFLOP/s', 'ratio', 'ditto max rel err', 'tfjs max rel err'], shapes.map((s) => {
-    const ours = by(s, 'cpu'), peer = by(s, 'tfjs-cpu');
-    const ratio = ours?.gflops && peer?.gflops ? `${(ours.gflops / peer.gflops).toFixed(1)}x` : '-';
-    return [s, gflops(ours), gflops(peer), ratio, err(ours), err(peer)];
+  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? `${(a / b).toFixed(1)}x` : '-');
+  // 'ditto ts' (the TypeScript kernels) is measured when the backend runs the SIMD ones.
+  const kernels = m.kernels.split(' ')[0];
+  out.push(formatTable(['matmul M x K x N', `ditto ${kernels} GFLOP/s`, 'ditto ts GFLOP/s', `${kernels} / ts`, 'tfjs-cpu GFLOP/s', 'ratio', 'ditto max rel err', 'tfjs max rel err'], shapes.map((s) => {
+    const ours = by(s, 'cpu'), ts = by(s, 'cpu-ts'), peer = by(s, 'tfjs-cpu');
+    return [s, gflops(ours), gflops(ts), ratio(ours?.gflops, ts?.gflops), gflops(peer), ratio(ours?.gflops, peer?.gflops), err(ours), err(peer)];
   })));
   out.push('');
   const f = r.dit_forward;

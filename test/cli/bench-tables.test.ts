@@ -8,11 +8,13 @@ import type { KernelBenchResult } from '../../bench/kernels.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable } from '../../cli/bench-tables.js';
 
 const cpu: CpuBenchResult = {
-  machine: { cores: 2, threads: 2, node: 'v20.0.0', peers: { 'tfjs-cpu': '@tensorflow/tfjs-backend-cpu 4.22.0' } },
+  machine: { cores: 2, threads: 2, node: 'v20.0.0', kernels: 'simd (f32x4 mul+add)', peers: { 'tfjs-cpu': '@tensorflow/tfjs-backend-cpu 4.22.0' } },
   rows: [
     { kernel: 'matmul', backend: 'cpu', m: 512, k: 384, n: 1152, gflops: 8.69, ms: 52.1, max_rel_err: 1.2e-7 },
+    { kernel: 'matmul', backend: 'cpu-ts', m: 512, k: 384, n: 1152, gflops: 2.9, ms: 156, max_rel_err: 1e-7 },
     { kernel: 'matmul', backend: 'tfjs-cpu', m: 512, k: 384, n: 1152, gflops: 0.98, ms: 462, max_rel_err: 2.5e-7 },
     { kernel: 'matmul', backend: 'cpu', m: 512, k: 1536, n: 384, gflops: 8.85, ms: 51.2, max_rel_err: 3e-7 },
+    { kernel: 'matmul', backend: 'cpu-ts', m: 512, k: 1536, n: 384, gflops: 1.77, ms: 256, max_rel_err: 1e-7 },
     { kernel: 'matmul', backend: 'tfjs-cpu', m: 512, k: 1536, n: 384, gflops: 0.87, ms: 520, max_rel_err: 2e-7 },
   ],
   dit_forward: {
@@ -22,13 +24,14 @@ const cpu: CpuBenchResult = {
   },
 };
 
-test('cpu: one aligned row per shape with the ratio, then the forward against PyTorch and WebGPU', () => {
+test('cpu: one aligned row per shape with the ratios (simd / ts, ours / tfjs), then the forward against PyTorch and WebGPU', () => {
   const lines = formatCpuTable(cpu).split('\n');
-  assert.is(lines[0], 'CPU benchmark: 2 cores, 2 threads, Node v20.0.0; tfjs-cpu = @tensorflow/tfjs-backend-cpu 4.22.0');
+  assert.is(lines[0], 'CPU benchmark: 2 cores, 2 threads, Node v20.0.0, simd (f32x4 mul+add) kernels; tfjs-cpu = @tensorflow/tfjs-backend-cpu 4.22.0');
   const header = lines.findIndex((l) => l.startsWith('matmul M x K x N'));
+  assert.match(lines[header], /ditto simd GFLOP\/s\s+ditto ts GFLOP\/s\s+simd \/ ts\s+tfjs-cpu GFLOP\/s/);
   const [first, second] = [lines[header + 2], lines[header + 3]];
-  assert.match(first, /^512x384x1152\s+8\.69\s+0\.98\s+8\.9x\s+1\.2e-7\s+2\.5e-7$/);
-  assert.match(second, /^512x1536x384\s+8\.85\s+0\.87\s+10\.2x\s+3\.0e-7\s+2\.0e-7$/);
+  assert.match(first, /^512x384x1152\s+8\.69\s+2\.90\s+3\.0x\s+0\.98\s+8\.9x\s+1\.2e-7\s+2\.5e-7$/);
+  assert.match(second, /^512x1536x384\s+8\.85\s+1\.77\s+5\.0x\s+0\.87\s+10\.2x\s+3\.0e-7\s+2\.0e-7$/);
   // Numbers right-aligned: the columns end at the same place on every row.
   assert.is(first.indexOf('8.9x') + 4, second.indexOf('10.2x') + 5);
   assert.ok(lines.includes('DiT-S/2 forward, batch 2 (24.2 GFLOP): ditto cpu 2.930 s, PyTorch 1.13.0 (2 threads) 0.184 s, ratio 15.92x'));
@@ -39,12 +42,12 @@ test('cpu without tfjs and torch: dashes where its numbers would be, and the rea
   const reason = "unavailable: Cannot find package '@tensorflow/tfjs-core' (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu)";
   const text = formatCpuTable({
     ...cpu,
-    machine: { ...cpu.machine, peers: { 'tfjs-cpu': reason } },
-    rows: [cpu.rows[0], { ...cpu.rows[1], gflops: null, ms: null, max_rel_err: null, skipped: reason }],
+    machine: { ...cpu.machine, kernels: 'ts', peers: { 'tfjs-cpu': reason } },
+    rows: [cpu.rows[0], { ...cpu.rows[2], gflops: null, ms: null, max_rel_err: null, skipped: reason }],
     dit_forward: { ...cpu.dit_forward, webgpu: { unavailable: 'no WebGPU adapter found' }, torch: { unavailable: 'skipped (--no-torch)' } },
   });
   assert.ok(text.includes(`tfjs-cpu = ${reason}`));
-  assert.match(text, /\n512x384x1152\s+8\.69\s+-\s+-\s+1\.2e-7\s+-\n/);
+  assert.match(text, /\n512x384x1152\s+8\.69\s+-\s+-\s+-\s+-\s+1\.2e-7\s+-\n/);
   assert.match(text, /ditto cpu 2\.930 s; PyTorch: skipped \(--no-torch\)/);
   assert.match(text, /ditto webgpu: unavailable: no WebGPU adapter found/);
 });
