@@ -4,6 +4,7 @@
 // Every op returns a new tensor; none writes into its inputs, except flagNonFinite, which exists to
 // accumulate into a flags tensor on the device.
 
+import type { HeadSource } from './ops.js';
 import type { DType, HostArray, Storage, Tensor } from './tensor.js';
 
 /** Activation applied to a linear layer's output inside the same kernel. */
@@ -62,10 +63,11 @@ export interface Backend {
   /** RMSNorm over the last dim with a learned scale: x / sqrt(mean(x^2) + eps) * weight, weight [D]. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   /**
-   * Rotary position embedding of x [B, H, L, D]: each adjacent pair (x[2i], x[2i+1]) of a row rotated
-   * by the angle whose (cos, sin) is table[b, l, i] (table [B or 1, L, D/2, 2]; a 1 serves every b).
+   * One of q, k, v as [B*H, T, hd] from the sources' projections (see ops.attentionHeads): heads split
+   * out of x [B, L, W] at features offset + h*hd, RMS-normalised with the source's norm if it has one,
+   * rotated by table [B or 1, T, hd/2, 2] if given, the sources' tokens one after another.
    */
-  rope(x: Tensor, table: Tensor): Tensor;
+  attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor;
   /** x + gate[b] * y with x, y [B, T, D] and gate [B, D]: DiT's gated residual. */
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor;
   /** Softmax over the last dim. */

@@ -136,19 +136,40 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
   return x.backend.rmsNorm(x, weight, eps);
 }
 
+/** One stream's projection output feeding attentionHeads: x [B, L, W] with the heads at features [offset, offset + H*hd). */
+export interface HeadSource {
+  x: Tensor;
+  offset: number;
+  /** The RMSNorm scale [hd] applied per head (FLUX's and Qwen-Image's q/k norms), or none. */
+  norm: Tensor | null;
+}
+
 /**
- * Rotary position embedding (FLUX's apply_rope): x [B, H, L, D] with each adjacent pair
- * (x[2i], x[2i+1]) rotated by the angle whose (cos, sin) is table[b, l, i]; table [B or 1, L, D/2, 2].
+ * One of q, k, v for (joint) attention, [B*H, T, hd]: each source's heads split out of its projection,
+ * RMS-normalised (eps) where it has a norm, rotated by the RoPE table [B or 1, T, hd/2, 2] of (cos, sin)
+ * per adjacent pair if one is given, and the sources' tokens laid one after another (T = sum of L).
+ * What a head split, a concat of streams, the q/k norm and the rotation do, in one pass.
  */
-export function rope(x: Tensor, table: Tensor): Tensor {
-  requireF32('rope', x, table);
-  requireSameBackend('rope', [x, table]);
-  if (x.rank !== 4 || x.shape[3] % 2 !== 0) fail('rope', `expected x [B, H, L, D] with D even, got ${shapeString(x.shape)}`);
-  const [b, , l, d] = x.shape;
-  if (table.rank !== 4 || (table.shape[0] !== b && table.shape[0] !== 1) || table.shape[1] !== l || table.shape[2] !== d / 2 || table.shape[3] !== 2) {
-    fail('rope', `table ${shapeString(table.shape)} does not fit x ${shapeString(x.shape)}: expected [${b} or 1, ${l}, ${d / 2}, 2]`);
+export function attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor {
+  if (sources.length === 0) fail('attentionHeads', 'no sources');
+  const all = [...sources.flatMap((s) => (s.norm ? [s.x, s.norm] : [s.x])), ...(table ? [table] : [])];
+  requireF32('attentionHeads', ...all);
+  requireSameBackend('attentionHeads', all);
+  if (!Number.isInteger(heads) || heads < 1 || !Number.isInteger(headDim) || headDim < 1) fail('attentionHeads', `${heads} heads of ${headDim}: both must be positive integers`);
+  const B = sources[0].x.shape[0];
+  for (const s of sources) {
+    if (s.x.rank !== 3 || s.x.shape[0] !== B) fail('attentionHeads', `every source must be [${B}, L, W], got ${shapeString(s.x.shape)}`);
+    if (!Number.isInteger(s.offset) || s.offset < 0 || s.offset + heads * headDim > s.x.shape[2]) {
+      fail('attentionHeads', `${heads} heads of ${headDim} from feature ${s.offset} do not fit ${shapeString(s.x.shape)}`);
+    }
+    if (s.norm && (s.norm.rank !== 1 || s.norm.shape[0] !== headDim)) fail('attentionHeads', `norm ${shapeString(s.norm.shape)} does not match the head dim ${headDim}`);
   }
-  return x.backend.rope(x, table);
+  const T = sources.reduce((a, s) => a + s.x.shape[1], 0);
+  if (table && (headDim % 2 !== 0 || table.rank !== 4 || (table.shape[0] !== B && table.shape[0] !== 1) || table.shape[1] !== T || table.shape[2] !== headDim / 2 || table.shape[3] !== 2)) {
+    fail('attentionHeads', `table ${shapeString(table.shape)} does not fit ${T} tokens of head dim ${headDim}: expected [${B} or 1, ${T}, ${headDim / 2}, 2]`);
+  }
+  if (!(eps >= 0) || !Number.isFinite(eps)) fail('attentionHeads', `eps must be a finite non-negative number, got ${eps}`);
+  return sources[0].x.backend.attentionHeads(sources, heads, headDim, table, eps);
 }
 
 /** x + gate * y, the gate broadcast over tokens: DiT's adaLN-Zero residual. */

@@ -5,6 +5,7 @@
 // (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates.
 
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/conv.js';
@@ -166,10 +167,11 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  rope(x: Tensor, table: Tensor): Tensor {
-    const out = this.empty(x.shape);
-    const [, heads, tokens, dim] = x.shape;
-    elementwise.rope(f32(x), f32(table), f32(out), heads, tokens, dim, table.shape[0]);
+  attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor {
+    const B = sources[0].x.shape[0], T = sources.reduce((a, s) => a + s.x.shape[1], 0);
+    const out = this.empty([B * heads, T, headDim]);
+    const parts = sources.map((s) => ({ x: f32(s.x), tokens: s.x.shape[1], width: s.x.shape[2], offset: s.offset, norm: s.norm && f32(s.norm) }));
+    elementwise.attentionHeads(parts, B, heads, headDim, table && { data: f32(table), batch: table.shape[0] }, eps, f32(out));
     return out;
   }
 

@@ -16,6 +16,7 @@
 // the kernel and what to do, from the next op or read.
 
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attention.js';
@@ -23,7 +24,7 @@ import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationK
 import { groupNormKernel } from '../../kernels/webgpu/groupnorm.js';
 import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
 import { layerNormKernel, rmsNormKernel } from '../../kernels/webgpu/layernorm.js';
-import { ropeKernel } from '../../kernels/webgpu/rope.js';
+import { attentionHeadsKernel } from '../../kernels/webgpu/heads.js';
 import { boxCopyKernel, embeddingKernel, patchifyKernel, permuteKernel, unpatchifyKernel, upsampleNearest2xKernel } from '../../kernels/webgpu/layout.js';
 import { chooseMatmulPath, matmulKernel, SMALL_M, type MatmulPath, type MatmulProblem, type SubgroupConfig, type TiledConfig } from '../../kernels/webgpu/matmul.js';
 import { nonFiniteKernel } from '../../kernels/webgpu/nonfinite.js';
@@ -332,9 +333,12 @@ export class WebGpuBackend implements Backend {
     return this.run(rmsNormKernel(x.size / dim, dim, eps, this.caps), [x, weight], x.shape);
   }
 
-  rope(x: Tensor, table: Tensor): Tensor {
-    const [batch, heads, tokens, dim] = x.shape;
-    return this.run(ropeKernel(batch, heads, tokens, dim, table.shape[0], this.caps), [x, table], x.shape);
+  attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor {
+    const B = sources[0].x.shape[0], T = sources.reduce((a, s) => a + s.x.shape[1], 0);
+    const streams = sources.map((s) => ({ tokens: s.x.shape[1], width: s.x.shape[2], offset: s.offset, norm: s.norm !== null }));
+    const kernel = attentionHeadsKernel(B, heads, headDim, streams, table ? table.shape[0] : null, eps, this.caps);
+    const inputs = [...sources.map((s) => s.x), ...sources.flatMap((s) => (s.norm ? [s.norm] : [])), ...(table ? [table] : [])];
+    return this.run(kernel, inputs, [B * heads, T, headDim]);
   }
 
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {

@@ -131,18 +131,52 @@ export function rmsNorm(x: Float32Array, weight: Float32Array, out: Float32Array
   }
 }
 
+/** One stream of attentionHeads on the CPU: x [B, tokens, width] with the heads from feature `offset`. */
+export interface HeadPart {
+  x: Float32Array;
+  tokens: number;
+  width: number;
+  offset: number;
+  norm: Float32Array | null;
+}
+
 /**
- * RoPE: x [B, H, L, D] with each adjacent pair (x[2i], x[2i+1]) rotated by table[b or 0, l, i] =
- * (cos, sin): (c x0 - s x1, s x0 + c x1). The table has tableBatch = B or 1 rows.
+ * out [B*H, T, hd]: row (b, h, t) is head h of token t of the part holding t, times 1 / sqrt(mean of its
+ * squares + eps) * norm where the part has a norm, each adjacent pair rotated by table[b or 0, t, pair]
+ * = (cos, sin) when a table is given.
  */
-export function rope(x: Float32Array, table: Float32Array, out: Float32Array, heads: number, tokens: number, dim: number, tableBatch: number): void {
-  const pairs = dim / 2;
-  for (let p = 0; p < x.length / 2; p++) {
-    const b = tableBatch === 1 ? 0 : Math.floor(p / (heads * tokens * pairs));
-    const t = 2 * ((b * tokens + (Math.floor(p / pairs) % tokens)) * pairs + (p % pairs));
-    const c = table[t], s = table[t + 1], x0 = x[2 * p], x1 = x[2 * p + 1];
-    out[2 * p] = c * x0 - s * x1;
-    out[2 * p + 1] = s * x0 + c * x1;
+export function attentionHeads(
+  parts: readonly HeadPart[], batch: number, heads: number, hd: number, table: { data: Float32Array; batch: number } | null, eps: number, out: Float32Array,
+): void {
+  const T = parts.reduce((a, p) => a + p.tokens, 0);
+  const row = new Float32Array(hd);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      let t = 0;
+      for (const part of parts) {
+        for (let l = 0; l < part.tokens; l++, t++) {
+          const base = (b * part.tokens + l) * part.width + part.offset + h * hd;
+          let inv = 1;
+          if (part.norm) {
+            let squares = 0;
+            for (let d = 0; d < hd; d++) squares += part.x[base + d] * part.x[base + d];
+            inv = 1 / Math.sqrt(squares / hd + eps);
+          }
+          for (let d = 0; d < hd; d++) row[d] = part.norm ? part.x[base + d] * inv * part.norm[d] : part.x[base + d];
+          const o = ((b * heads + h) * T + t) * hd;
+          if (!table) {
+            out.set(row, o);
+            continue;
+          }
+          const c0 = ((table.batch === 1 ? 0 : b) * T + t) * hd;
+          for (let p = 0; p < hd / 2; p++) {
+            const c = table.data[c0 + 2 * p], s = table.data[c0 + 2 * p + 1], x0 = row[2 * p], x1 = row[2 * p + 1];
+            out[o + 2 * p] = c * x0 - s * x1;
+            out[o + 2 * p + 1] = s * x0 + c * x1;
+          }
+        }
+      }
+    }
   }
 }
 

@@ -95,33 +95,28 @@ export class Flux {
   }
 
   /**
-   * q, k, v [B, H, L, hd] from a qkv projection [B, L, 3D] whose features are [q | k | v], each head's
-   * dims contiguous (einops "B L (K H D) -> K B H L D"); q and k RMS-normalised per head.
+   * Joint attention over the streams' tokens, one after another (text first), from their qkv
+   * projections [B, L_s, >= 3D] whose features start [q | k | v] (each head's dims contiguous: einops
+   * "B L (K H D) -> K B H L D"): q and k RMS-normalised per head with each stream's scales and rotated,
+   * softmax(q k^T / sqrt(hd)) v, heads merged back: [B, T, D].
    */
-  private heads(qkv: Tensor, queryNorm: Tensor, keyNorm: Tensor): [Tensor, Tensor, Tensor] {
-    const [B, L] = qkv.shape, H = this.config.numHeads, hd = headDim(this.config);
-    const split = op.permute(qkv.reshape([B, L, 3, H, hd]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = op.chunk(split, 3, 0).map((t) => t.reshape([B, H, L, hd]));
-    return [op.rmsNorm(q, queryNorm, EPS), op.rmsNorm(k, keyNorm, EPS), v];
-  }
-
-  /** softmax(RoPE(q) RoPE(k)^T / sqrt(hd)) v over [B, H, T, hd], heads merged back: [B, T, D]. */
-  private attention(q: Tensor, k: Tensor, v: Tensor, pe: Tensor): Tensor {
-    const [B, H, T, hd] = q.shape;
-    const flat = (t: Tensor) => t.reshape([B * H, T, hd]);
-    const out = op.attention(flat(op.rope(q, pe)), flat(op.rope(k, pe)), flat(v), hd ** -0.5);
-    return op.permute(out.reshape([B, H, T, hd]), [0, 2, 1, 3]).reshape([B, T, H * hd]);
+  private attention(streams: { qkv: Tensor; queryNorm: Tensor; keyNorm: Tensor }[], pe: Tensor): Tensor {
+    const c = this.config, D = c.hiddenSize, H = c.numHeads, hd = headDim(c);
+    const B = streams[0].qkv.shape[0], T = streams.reduce((a, s) => a + s.qkv.shape[1], 0);
+    const q = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: 0, norm: s.queryNorm })), H, hd, pe, EPS);
+    const k = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: D, norm: s.keyNorm })), H, hd, pe, EPS);
+    const v = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: 2 * D, norm: null })), H, hd, null, EPS);
+    const out = op.attention(q, k, v, hd ** -0.5);
+    return op.permute(out.reshape([B, H, T, hd]), [0, 2, 1, 3]).reshape([B, T, D]);
   }
 
   private doubleBlock(img: Tensor, txt: Tensor, vecSilu: Tensor, pe: Tensor, w: { img: StreamWeights; txt: StreamWeights }): [Tensor, Tensor] {
     const Lt = txt.shape[1], T = Lt + img.shape[1];
     const imgMod = op.chunk(linear(vecSilu, w.img.mod), 6, 1);
     const txtMod = op.chunk(linear(vecSilu, w.txt.mod), 6, 1);
-    const qkvOf = (x: Tensor, mod: Tensor[], s: StreamWeights) =>
-      this.heads(linear(op.layerNormModulate(x, mod[0], mod[1], EPS), s.qkv), s.queryNorm, s.keyNorm);
-    const [tq, tk, tv] = qkvOf(txt, txtMod, w.txt);
-    const [iq, ik, iv] = qkvOf(img, imgMod, w.img);
-    const attn = this.attention(op.concat([tq, iq], 2), op.concat([tk, ik], 2), op.concat([tv, iv], 2), pe);
+    const stream = (x: Tensor, mod: Tensor[], s: StreamWeights) =>
+      ({ qkv: linear(op.layerNormModulate(x, mod[0], mod[1], EPS), s.qkv), queryNorm: s.queryNorm, keyNorm: s.keyNorm });
+    const attn = this.attention([stream(txt, txtMod, w.txt), stream(img, imgMod, w.img)], pe);
     const update = (x: Tensor, a: Tensor, mod: Tensor[], s: StreamWeights) => {
       x = op.gatedResidual(x, mod[2], linear(a, s.proj));
       const mlp = linear(linear(op.layerNormModulate(x, mod[3], mod[4], EPS), s.mlpIn, 'gelu'), s.mlpOut);
@@ -134,8 +129,8 @@ export class Flux {
     const D = this.config.hiddenSize, M = this.config.mlpHidden;
     const [shift, scale, gate] = op.chunk(linear(vecSilu, w.mod), 3, 1);
     const h = linear(op.layerNormModulate(x, shift, scale, EPS), w.linear1);
-    const [q, k, v] = this.heads(op.slice(h, 2, 0, 3 * D), w.queryNorm, w.keyNorm);
-    const joined = op.concat([this.attention(q, k, v, pe), op.gelu(op.slice(h, 2, 3 * D, 3 * D + M))], 2);
+    const attn = this.attention([{ qkv: h, queryNorm: w.queryNorm, keyNorm: w.keyNorm }], pe);
+    const joined = op.concat([attn, op.gelu(op.slice(h, 2, 3 * D, 3 * D + M))], 2);
     return op.gatedResidual(x, gate, linear(joined, w.linear2));
   }
 

@@ -81,24 +81,19 @@ export class QwenImage {
     });
   }
 
-  /** [B, L, D] -> [B, H, L, hd]: each head's dims are contiguous (diffusers' unflatten(-1, (-1, hd))). */
-  private heads(x: Tensor): Tensor {
-    const [B, L] = x.shape, H = this.config.numHeads, hd = headDim(this.config);
-    return op.permute(x.reshape([B, L, H, hd]), [0, 2, 1, 3]);
-  }
-
-  /** q, k, v [B, H, L, hd] of one stream, q and k RMS-normalised per head (RoPE comes after the join). */
-  private qkv(x: Tensor, s: StreamWeights): [Tensor, Tensor, Tensor] {
-    const q = op.rmsNorm(this.heads(linear(x, s.q)), s.normQ, EPS);
-    const k = op.rmsNorm(this.heads(linear(x, s.k)), s.normK, EPS);
-    return [q, k, this.heads(linear(x, s.v))];
-  }
-
-  /** softmax(RoPE(q) RoPE(k)^T / sqrt(hd)) v over [B, H, T, hd], heads merged back: [B, T, D]. */
-  private attention(q: Tensor, k: Tensor, v: Tensor, pe: Tensor): Tensor {
-    const [B, H, T, hd] = q.shape;
-    const flat = (t: Tensor) => t.reshape([B * H, T, hd]);
-    const out = op.attention(flat(op.rope(q, pe)), flat(op.rope(k, pe)), flat(v), hd ** -0.5);
+  /**
+   * Joint attention over [txt; img] from the streams' modulated inputs: each stream's q, k, v
+   * projections, heads split out (each head's dims contiguous: diffusers' unflatten(-1, (-1, hd))), q and
+   * k RMS-normalised with the stream's own weights and rotated by the joint table (rotation is per token,
+   * so this equals diffusers' rotating each stream before joining), softmax(q k^T / sqrt(hd)) v, heads
+   * merged back: [B, T, D].
+   */
+  private attention(streams: { x: Tensor; w: StreamWeights }[], pe: Tensor): Tensor {
+    const c = this.config, H = c.numHeads, hd = headDim(c);
+    const B = streams[0].x.shape[0], T = streams.reduce((a, s) => a + s.x.shape[1], 0);
+    const heads = (proj: (w: StreamWeights) => Linear, norm: ((w: StreamWeights) => Tensor) | null) =>
+      op.attentionHeads(streams.map((s) => ({ x: linear(s.x, proj(s.w)), offset: 0, norm: norm && norm(s.w) })), H, hd, norm && pe, EPS);
+    const out = op.attention(heads((w) => w.q, (w) => w.normQ), heads((w) => w.k, (w) => w.normK), heads((w) => w.v, null), hd ** -0.5);
     return op.permute(out.reshape([B, H, T, hd]), [0, 2, 1, 3]).reshape([B, T, H * hd]);
   }
 
@@ -107,10 +102,10 @@ export class QwenImage {
     // Each stream's (shift1, scale1, gate1, shift2, scale2, gate2), as FLUX orders them.
     const imgMod = op.chunk(linear(tembSilu, w.img.mod), 6, 1);
     const txtMod = op.chunk(linear(tembSilu, w.txt.mod), 6, 1);
-    const [tq, tk, tv] = this.qkv(op.layerNormModulate(txt, txtMod[0], txtMod[1], EPS), w.txt);
-    const [iq, ik, iv] = this.qkv(op.layerNormModulate(img, imgMod[0], imgMod[1], EPS), w.img);
-    // RoPE per stream then joining equals joining then RoPE with the joined table: rotation is per token.
-    const attn = this.attention(op.concat([tq, iq], 2), op.concat([tk, ik], 2), op.concat([tv, iv], 2), pe);
+    const attn = this.attention([
+      { x: op.layerNormModulate(txt, txtMod[0], txtMod[1], EPS), w: w.txt },
+      { x: op.layerNormModulate(img, imgMod[0], imgMod[1], EPS), w: w.img },
+    ], pe);
     const update = (x: Tensor, a: Tensor, mod: Tensor[], s: StreamWeights) => {
       x = op.gatedResidual(x, mod[2], linear(a, s.out));
       const mlp = linear(linear(op.layerNormModulate(x, mod[3], mod[4], EPS), s.mlpIn, 'gelu'), s.mlpOut);

@@ -122,27 +122,51 @@ for (const be of backends) {
     assert.throws(() => op.rmsNorm(up(x, [R, D]), up(w.subarray(1), [D - 1]), 1e-6), /does not fit/);
   });
 
-  // The pair rotation as a complex product, (x0 + i x1) e^{ia}, with a per-image table and a shared one.
+  // Two streams [B, L_s, W_s] with heads at an offset, joined text first; norms per stream; the rotation
+  // as a complex product (x0 + i x1) e^{ia} with a per-image table and a shared one; and v (neither).
   for (const tableBatch of [2, 1]) {
-    test(name(`rope with a table for ${tableBatch} image(s)`), async () => {
-      const [B, H, L, D] = [2, 3, 5, 6];
-      const x = randn(B * H * L * D, 31);
-      const angles = randn(tableBatch * L * (D / 2), 32).map((v) => 40 * v);
+    test(name(`attentionHeads: split, RMSNorm, RoPE and join of two streams (table for ${tableBatch})`), async () => {
+      const [B, H, hd] = [2, 3, 6];
+      const streams = [{ L: 2, W: 3 * H * hd + 5, offset: H * hd }, { L: 3, W: H * hd + 2, offset: 1 }];
+      const T = 5;
+      const xs = streams.map((st, i) => randn(B * st.L * st.W, 40 + i));
+      const norms = streams.map((_, i) => randn(hd, 50 + i));
+      const angles = randn(tableBatch * T * (hd / 2), 32).map((v) => 40 * v);
       const table = Float32Array.from({ length: angles.length * 2 }, (_, i) => (i % 2 ? Math.sin : Math.cos)(angles[i >> 1]));
-      const expected = Array.from(x, (_, i) => {
-        const p = i >> 1, b = tableBatch === 1 ? 0 : Math.floor(p / (H * L * (D / 2)));
-        const a = angles[(b * L + (Math.floor(p / (D / 2)) % L)) * (D / 2) + (p % (D / 2))];
-        const x0 = x[2 * p], x1 = x[2 * p + 1];
-        return i % 2 ? Math.sin(a) * x0 + Math.cos(a) * x1 : Math.cos(a) * x0 - Math.sin(a) * x1;
-      });
-      close(await values(op.rope(up(x, [B, H, L, D]), up(table, [tableBatch, L, D / 2, 2]))), expected, 1e-6, 'rope');
+      const expected = (normed: boolean, rotated: boolean) => {
+        const out: number[] = [];
+        for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) {
+          let t = 0;
+          streams.forEach((st, s) => {
+            for (let l = 0; l < st.L; l++, t++) {
+              const base = (b * st.L + l) * st.W + st.offset + h * hd;
+              const row = Array.from(xs[s].subarray(base, base + hd));
+              const inv = normed ? 1 / Math.sqrt(row.reduce((a, v) => a + v * v, 0) / hd + 1e-6) : 1;
+              const y = row.map((v, d) => (normed ? v * inv * norms[s][d] : v));
+              for (let p = 0; p < hd / 2; p++) {
+                const a = angles[((tableBatch === 1 ? 0 : b) * T + t) * (hd / 2) + p];
+                const [c, sn] = rotated ? [Math.cos(a), Math.sin(a)] : [1, 0];
+                out.push(c * y[2 * p] - sn * y[2 * p + 1], sn * y[2 * p] + c * y[2 * p + 1]);
+              }
+            }
+          });
+        }
+        return out;
+      };
+      const sources = (normed: boolean) => streams.map((st, s) => ({ x: up(xs[s], [B, st.L, st.W]), offset: st.offset, norm: normed ? up(norms[s], [hd]) : null }));
+      const qk = op.attentionHeads(sources(true), H, hd, up(table, [tableBatch, T, hd / 2, 2]), 1e-6);
+      assert.equal(qk.shape, [B * H, T, hd]);
+      close(await values(qk), expected(true, true), 1e-5, 'normed and rotated');
+      close(await values(op.attentionHeads(sources(false), H, hd, null, 1e-6)), expected(false, false), 1e-7, 'plain split');
     });
   }
 
-  test(name('rope refuses a table that does not fit'), () => {
-    const x = up(randn(2 * 1 * 3 * 4, 1), [2, 1, 3, 4]);
-    assert.throws(() => op.rope(x, up(randn(3 * 3 * 2 * 2, 2), [3, 3, 2, 2])), /expected \[2 or 1, 3, 2, 2\]/);
-    assert.throws(() => op.rope(up(randn(6, 1), [1, 1, 2, 3]), up(randn(4, 2), [1, 2, 1, 2])), /D even/);
+  test(name('attentionHeads refuses sources and tables that do not fit'), () => {
+    const x = up(randn(2 * 3 * 8, 1), [2, 3, 8]);
+    assert.throws(() => op.attentionHeads([{ x, offset: 4, norm: null }], 2, 4, null, 1e-6), /2 heads of 4 from feature 4 do not fit \[2, 3, 8\]/);
+    assert.throws(() => op.attentionHeads([{ x, offset: 0, norm: up(randn(3, 2), [3]) }], 2, 4, null, 1e-6), /norm \[3\] does not match the head dim 4/);
+    assert.throws(() => op.attentionHeads([{ x, offset: 0, norm: null }], 2, 4, up(randn(3 * 3 * 2, 2), [1, 3, 3, 2]), 1e-6), /table \[1, 3, 3, 2\] does not fit 3 tokens of head dim 4: expected \[2 or 1, 3, 2, 2\]/);
+    assert.throws(() => op.attentionHeads([{ x, offset: 0, norm: null }, { x: up(randn(8, 1), [1, 1, 8]), offset: 0, norm: null }], 2, 4, null, 1e-6), /every source must be \[2, L, W\]/);
   });
 
   test(name('gatedResidual'), async () => {
