@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../core/backend.js';
+import { openCheckpoint } from '../core/checkpoint.js';
 import { UserError } from '../core/errors.js';
 import { requireRegularFile } from '../core/files.js';
 import { checkpointArchitecture, type Architecture } from './architecture.js';
@@ -15,9 +16,8 @@ import type { ModelInfo } from './class-model.js';
 import { ditInfo } from './dit/config.js';
 import { DiT } from './dit/dit.js';
 import { inspectDiT, loadDiT } from './dit/weights.js';
-import { FluxClassModel, fluxInfo } from './flux/class-model.js';
-import { Flux } from './flux/flux.js';
-import { inspectFlux, loadFlux, type FluxHeader } from './flux/weights.js';
+import { classModelInfo, loadFluxClassModel } from './flux/class-model.js';
+import { inspectFlux } from './flux/weights.js';
 import { cardSettings, type ModelCard, type OpenedModel } from './card.js';
 
 export { maxSteps, samplerFor, type ModelCard, type OpenedModel } from './card.js';
@@ -33,35 +33,11 @@ export function resolveModelPath(value: string | undefined): string | undefined 
   return value !== undefined && value in BUNDLED_NAMES && !existsSync(value) ? BUNDLED_NAMES[value] : value;
 }
 
-/**
- * The sample shape [C, H, W] of a class-prompted FLUX model: `__metadata__.sample_shape`, whose 2x2
- * patches must give the model's input features (FLUX packs 2x2 pixels of C channels into 4C features).
- */
-function fluxSampleShape(file: string, h: FluxHeader): [number, number, number] {
-  const v = h.metadata.sample_shape;
-  const dims = v !== undefined && /^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/.test(v) ? v.split(',').map(Number) : [];
-  const [c, height, width] = dims;
-  if (dims.length !== 3 || !(c > 0 && height > 0 && width > 0) || height % 2 || width % 2) {
-    throw new UserError(`${file}: __metadata__.sample_shape is ${JSON.stringify(v)}, expected "C,H,W" with even H and W (the image FLUX samples, packed in 2x2 patches)`);
-  }
-  if (4 * c !== h.config.inChannels || h.config.outChannels !== h.config.inChannels) {
-    throw new UserError(`${file}: __metadata__.sample_shape gives ${c} channels, but the model takes ${h.config.inChannels} features and gives ${h.config.outChannels} (expected 4C each): fix the checkpoint's metadata`);
-  }
-  return [c, height, width];
-}
-
 /** The sizes sampling needs, from the checkpoint's header; a FLUX checkpoint must carry class prompts. */
 function inspectInfo(file: string, architecture: Architecture, opts: { heads?: number }): { info: ModelInfo; metadata: Record<string, string> } {
   if (architecture === 'flux') {
     const h = inspectFlux(file);
-    if (!h.prompts) {
-      throw new UserError(`${file} is a FLUX transformer without a class prompt table (class_prompts.txt, class_prompts.y): ditto samples class-conditional models; run one forward with \`ditto forward\``);
-    }
-    const declared = h.metadata.num_classes;
-    if (declared !== undefined && declared !== String(h.prompts.rows - 1)) {
-      throw new UserError(`${file}: __metadata__.num_classes is ${JSON.stringify(declared)} but class_prompts has ${h.prompts.rows} rows: expected num_classes + 1 (the last row is the null prompt)`);
-    }
-    return { info: fluxInfo(h.config, h.prompts, fluxSampleShape(file, h)), metadata: h.metadata };
+    return { info: classModelInfo(file, h), metadata: h.metadata };
   }
   if (architecture === 'qwen-image') throw new UserError(`${file} is a Qwen-Image transformer: ditto samples class-conditional DiT and FLUX models; run one forward with \`ditto forward\``);
   const { config, metadata } = inspectDiT(file, opts);
@@ -97,8 +73,12 @@ export function openModel(path: string | undefined, backend: Backend, opts: { he
 /** The weights of a model whose card a command has already inspected, loaded onto `backend`. */
 export function loadModel(card: ModelCard, backend: Backend, opts: { heads?: number } = {}): OpenedModel {
   if (card.architecture === 'flux') {
-    const h = loadFlux(card.path, backend);
-    return { model: new FluxClassModel(new Flux(h.config, h.weights), h.weights.prompts!, h.prompts!, fluxSampleShape(card.path, h)), card };
+    const file = openCheckpoint(card.path);
+    try {
+      return { model: loadFluxClassModel(file, backend), card };
+    } finally {
+      file.close();
+    }
   }
   const { config, weights } = loadDiT(card.path, backend, opts);
   return { model: new DiT(config, weights), card };

@@ -13,6 +13,7 @@ import { architectureOf } from '../models/architecture.js';
 import { cardSettings, maxSteps, type ModelCard, type OpenedModel } from '../models/card.js';
 import { DiT } from '../models/dit/dit.js';
 import { loadDiTFrom } from '../models/dit/weights.js';
+import { loadFluxClassModel } from '../models/flux/class-model.js';
 import { toImages } from '../models/image.js';
 import { createPredictor, defaultScheduleKind, parseMethod, resolveSchedule, type Method } from '../predictors/methods.js';
 import { parseWeights, requireForecastRows, type Weights } from '../predictors/l2p.js';
@@ -20,7 +21,7 @@ import { generate } from '../predictors/pipeline.js';
 import { fullSchedule, type Schedule } from '../predictors/schedule.js';
 
 /** The bundled models the page can fetch, by the names `--model` takes. */
-export const PAGE_MODELS = ['mnist-dit'] as const;
+export const PAGE_MODELS = ['mnist-dit', 'mnist-flux'] as const;
 
 /** What to draw: the query parameters of the page, as `ditto sample` flags. */
 export interface SampleRequest {
@@ -63,13 +64,17 @@ export interface PageModel {
   l2pJson: string | null;
 }
 
-/** Reads a DiT checkpoint from memory with the same strict reader and checks as a file on disk. */
+/**
+ * Reads a class-conditional checkpoint (a DiT, or FLUX with class prompts) from memory with the same
+ * strict reader and checks as a file on disk.
+ */
 export function openPageModel(name: string, bytes: Uint8Array, backend: Backend, l2pJson: string | null): PageModel {
   const file = SafetensorsFile.fromBytes(name, bytes);
   try {
     const architecture = architectureOf(file.tensors.keys());
-    if (architecture !== 'dit') throw new UserError(`${name} is a ${architecture} checkpoint: the page samples DiT models`);
+    if (architecture === 'qwen-image') throw new UserError(`${name} is a Qwen-Image checkpoint: the page samples class-conditional DiT and FLUX models`);
     const card: ModelCard = { path: name, architecture, ...cardSettings(name, file.metadata), l2pWeights: null };
+    if (architecture === 'flux') return { opened: { model: loadFluxClassModel(file, backend), card }, l2pJson };
     const { config, weights } = loadDiTFrom(file, backend);
     return { opened: { model: new DiT(config, weights), card }, l2pJson };
   } finally {

@@ -11,16 +11,50 @@
 // Guidance is FLUX.1's true classifier-free guidance on every channel: uncond + s (cond - uncond).
 
 import type { Backend } from '../../core/backend.js';
+import type { Checkpoint } from '../../core/checkpoint.js';
+import { UserError } from '../../core/errors.js';
 import * as op from '../../core/ops.js';
 import { tidy, type Tensor } from '../../core/tensor.js';
 import type { ClassModel, ModelInfo } from '../class-model.js';
 import { macsPerSample, type FluxConfig } from './config.js';
 import { Flux } from './flux.js';
 import { gridIds } from './rope.js';
-import type { ClassPrompts, PromptShape } from './weights.js';
+import { loadFluxFrom, type ClassPrompts, type FluxHeader, type PromptShape } from './weights.js';
+
+/**
+ * The sampling sizes of a FLUX checkpoint's header, which must carry a class prompt table and
+ * `__metadata__.sample_shape` "C,H,W": the image it samples, whose 2x2 patches give the model's input
+ * features (4C). Refusals name the file.
+ */
+export function classModelInfo(file: string, h: FluxHeader): ModelInfo {
+  if (!h.prompts) {
+    throw new UserError(`${file} is a FLUX transformer without a class prompt table (class_prompts.txt, class_prompts.y): ditto samples class-conditional models; run one forward with \`ditto forward\``);
+  }
+  const declared = h.metadata.num_classes;
+  if (declared !== undefined && declared !== String(h.prompts.rows - 1)) {
+    throw new UserError(`${file}: __metadata__.num_classes is ${JSON.stringify(declared)} but class_prompts has ${h.prompts.rows} rows: expected num_classes + 1 (the last row is the null prompt)`);
+  }
+  const v = h.metadata.sample_shape;
+  const dims = v !== undefined && /^\s*\d+\s*,\s*\d+\s*,\s*\d+\s*$/.test(v) ? v.split(',').map(Number) : [];
+  const [c, height, width] = dims;
+  if (dims.length !== 3 || !(c > 0 && height > 0 && width > 0) || height % 2 || width % 2) {
+    throw new UserError(`${file}: __metadata__.sample_shape is ${JSON.stringify(v)}, expected "C,H,W" with even H and W (the image FLUX samples, packed in 2x2 patches)`);
+  }
+  if (4 * c !== h.config.inChannels || h.config.outChannels !== h.config.inChannels) {
+    throw new UserError(`${file}: __metadata__.sample_shape gives ${c} channels, but the model takes ${h.config.inChannels} features and gives ${h.config.outChannels} (expected 4C each): fix the checkpoint's metadata`);
+  }
+  return fluxInfo(h.config, h.prompts, [c, height, width]);
+}
+
+/** A class-prompted FLUX model read from an open checkpoint onto `backend` (its header checked first). */
+export function loadFluxClassModel(file: Checkpoint, backend: Backend): FluxClassModel {
+  const loaded = loadFluxFrom(file, backend);
+  const info = classModelInfo(file.path, loaded);
+  return new FluxClassModel(new Flux(loaded.config, loaded.weights), loaded.weights.prompts!, info);
+}
 
 /** Sampling sizes of a class-prompted FLUX model whose samples are [C, H, W]. */
-export function fluxInfo(c: FluxConfig, prompts: PromptShape, sample: [number, number, number]): ModelInfo {
+function fluxInfo(c: FluxConfig, prompts: PromptShape, sample: [number, number, number]): ModelInfo {
   const [channels, height, width] = sample;
   const L = (height / 2) * (width / 2), T = L + prompts.tokens;
   return {
@@ -32,16 +66,11 @@ export function fluxInfo(c: FluxConfig, prompts: PromptShape, sample: [number, n
 }
 
 export class FluxClassModel implements ClassModel {
-  readonly info: ModelInfo;
-
   constructor(
     readonly flux: Flux,
     readonly prompts: ClassPrompts,
-    promptShape: PromptShape,
-    sample: [number, number, number],
-  ) {
-    this.info = fluxInfo(flux.config, promptShape, sample);
-  }
+    readonly info: ModelInfo,
+  ) {}
 
   get backend(): Backend {
     return this.flux.backend;

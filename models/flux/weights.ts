@@ -134,16 +134,21 @@ export interface FluxHeader {
   metadata: Record<string, string>;
 }
 
-function openChecked(path: string): { file: Checkpoint; header: FluxHeader } {
+/** The header of an open checkpoint, checked in full (config, prompt table, every tensor). */
+export function fluxHeader(file: Checkpoint): FluxHeader {
+  const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
+  const header: FluxHeader = inFile(file.path, () => ({ config: configFromShapes(shapes, file.metadata), prompts: promptShape(file.tensors), metadata: file.metadata }));
+  checkTensors(file.path, file.tensors, header);
+  return header;
+}
+
+/** Runs `fn` on the checkpoint at `path`, closing it afterwards. */
+function withCheckpoint<T>(path: string, fn: (file: Checkpoint) => T): T {
   const file = openCheckpoint(path);
   try {
-    const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
-    const header: FluxHeader = inFile(path, () => ({ config: configFromShapes(shapes, file.metadata), prompts: promptShape(file.tensors), metadata: file.metadata }));
-    checkTensors(path, file.tensors, header);
-    return { file, header };
-  } catch (e) {
+    return fn(file);
+  } finally {
     file.close();
-    throw e;
   }
 }
 
@@ -155,19 +160,18 @@ export function checkTensors(path: string, tensors: ReadonlyMap<string, { shape:
 
 /** A FLUX checkpoint's config from its header alone (nothing is read or uploaded). */
 export function inspectFlux(path: string): FluxHeader {
-  const { file, header } = openChecked(path);
-  file.close();
-  return header;
+  return withCheckpoint(path, fluxHeader);
 }
 
 /** Reads a FLUX checkpoint onto `backend`, one tensor at a time; on failure the uploaded ones are released. */
 export function loadFlux(path: string, backend: Backend): FluxHeader & { weights: FluxWeights } {
-  const { file, header } = openChecked(path);
-  try {
-    return { ...header, weights: uploadWeights(file, backend, (get) => buildWeights(header, get)) };
-  } finally {
-    file.close();
-  }
+  return withCheckpoint(path, (file) => loadFluxFrom(file, backend));
+}
+
+/** As loadFlux, from a checkpoint already open (a web page's, read from fetched bytes); the caller closes it. */
+export function loadFluxFrom(file: Checkpoint, backend: Backend): FluxHeader & { weights: FluxWeights } {
+  const header = fluxHeader(file);
+  return { ...header, weights: uploadWeights(file, backend, (get) => buildWeights(header, get)) };
 }
 
 /** Deterministic random weights of a config's shapes, for benchmarks and tests (see randomWeightSource). */
