@@ -1,8 +1,9 @@
 // The CPU backend in pure TypeScript. Tensors live in SharedArrayBuffers so that the worker threads
 // of a ThreadPool can compute on them in place; the matmul and attention kernels run on every core,
-// the cheap memory-bound ops on the calling thread. The linear layer has two kernels: the TypeScript
-// one (kernels/cpu/matmul.ts, the reference) and WebAssembly SIMD emitted at run time
-// (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates.
+// the cheap memory-bound ops on the calling thread. The linear layer (and the attention's two
+// products) has two kernels: the TypeScript one (kernels/cpu/matmul.ts, the reference) and WebAssembly
+// SIMD emitted at run time (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by
+// default where it validates.
 
 import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
@@ -15,7 +16,7 @@ import { matmulVariant } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
 import { sharedBuffer, ThreadPool } from './threads.js';
 
-/** Which kernels run the linear layer: TypeScript loops, or WebAssembly SIMD. */
+/** Which kernels run the linear layer and the attention products: TypeScript loops, or WebAssembly SIMD. */
 export type CpuKernels = 'ts' | 'simd';
 
 /**
@@ -190,7 +191,8 @@ export class CpuBackend implements Backend {
   attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
     const [bh, tokens, headDim] = q.shape;
     const o = this.empty(q.shape);
-    this.pool.run('attention', { q: f32(q), k: f32(k), v: f32(v), o: f32(o), tokens, headDim, scale }, bh * tokens, 1, 16);
+    const args = { q: f32(q), k: f32(k), v: f32(v), o: f32(o), tokens, headDim, scale, simd: this.kernels === 'simd' };
+    this.pool.run('attention', args, bh * tokens, 1, 16);
     return o;
   }
 

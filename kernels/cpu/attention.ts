@@ -6,8 +6,11 @@
 // blocks of QUERY_BLOCK rows, so the scores scratch is QUERY_BLOCK x T, never T x T. The softmax is
 // exact (max-subtracted over the whole row) because a full row of scores exists before normalising.
 // Threads split the flattened (head, query) rows, so even one head with many tokens parallelises.
+// With `simd` both products run on the WebAssembly SIMD linear kernel (kernels/cpu/wasm/matmul.ts),
+// which packs k and v^T into its own memory per query block (O(T D) copies for O(64 T D) FLOPs).
 
 import { linearColumns } from './matmul.js';
+import { linearColumnsSimd } from './wasm/matmul.js';
 
 export interface AttentionArgs {
   q: Float32Array;
@@ -17,6 +20,8 @@ export interface AttentionArgs {
   tokens: number;
   headDim: number;
   scale: number;
+  /** Run the two products on the WebAssembly SIMD kernel instead of the TypeScript one. */
+  simd?: boolean;
 }
 
 const QUERY_BLOCK = 64;
@@ -24,6 +29,7 @@ const QUERY_BLOCK = 64;
 /** Computes output rows [rowStart, rowEnd) of the flattened [BH * T] query rows. */
 export function attentionRows(a: AttentionArgs, rowStart: number, rowEnd: number): void {
   const { q, k, v, o, tokens: T, headDim: D, scale } = a;
+  const linear = a.simd ? linearColumnsSimd : linearColumns;
   const scores = new Float32Array(QUERY_BLOCK * T);
   const vT = new Float32Array(D * T);
   for (let head = Math.floor(rowStart / T); head * T < rowEnd; head++) {
@@ -33,9 +39,9 @@ export function attentionRows(a: AttentionArgs, rowStart: number, rowEnd: number
     for (let row = first; row < last; row += QUERY_BLOCK) {
       const rows = Math.min(QUERY_BLOCK, last - row);
       const p = scores.subarray(0, rows * T);
-      linearColumns({ x: q.subarray(row * D, (row + rows) * D), w: k.subarray(kv, kv + T * D), bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
+      linear({ x: q.subarray(row * D, (row + rows) * D), w: k.subarray(kv, kv + T * D), bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
       for (let r = 0; r < rows; r++) softmaxRow(p, r * T, T, scale);
-      linearColumns({ x: p, w: vT, bias: null, y: o.subarray(row * D, (row + rows) * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
+      linear({ x: p, w: vT, bias: null, y: o.subarray(row * D, (row + rows) * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
     }
   }
 }

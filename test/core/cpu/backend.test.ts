@@ -49,4 +49,22 @@ test('linear on 2 threads: the simd kernels equal the TypeScript ones at DiT sha
   }
 });
 
+test('attention on 2 threads: the simd products equal the TypeScript ones', async () => {
+  if (!simd) return;
+  const ts = new CpuBackend(2, 'ts'), wasm = new CpuBackend(2, 'simd');
+  try {
+    const [bh, t, d] = [12, 256, 64];
+    const q = randn(bh * t * d, 1), k = randn(bh * t * d, 2), v = randn(bh * t * d, 3);
+    const run = async (be: CpuBackend) => {
+      const up = (x: Float32Array) => be.upload(x, [bh, t, d], 'f32');
+      return (await be.attention(up(q), up(k), up(v), 0.125).read()) as Float32Array;
+    };
+    const err = maxRelErr(await run(wasm), await run(ts));
+    assert.ok(err <= 1e-5, `relative error ${err.toExponential(2)}`);
+  } finally {
+    await ts.pool.close();
+    await wasm.pool.close();
+  }
+});
+
 test.run();
