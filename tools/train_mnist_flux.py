@@ -483,7 +483,7 @@ def main():
     ap.add_argument("--lt", type=int, default=4, help="text tokens per class prompt")
     ap.add_argument("--ctx-dim", type=int, default=32, help="context_in_dim (width of a prompt token)")
     ap.add_argument("--vec-dim", type=int, default=32, help="vec_in_dim (width of the pooled prompt vector)")
-    ap.add_argument("--cfg", type=float, default=3.0, help="guidance scale for the grid and the metadata")
+    ap.add_argument("--cfg", type=float, default=5.0, help="guidance scale for the grid and the metadata (5: cleanest of 1.5-5 for the shipped run)")
     ap.add_argument("--cfg-sweep", type=lambda s: [float(v) for v in s.split(",") if v], default=[],
                     help="also write /tmp grids at these scales, e.g. 1,2,3,4")
     ap.add_argument("--grid-cols", type=int, default=8)
