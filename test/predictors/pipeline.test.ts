@@ -1,20 +1,22 @@
-// The generation pipeline on the bundled model, a few steps only: seeds and labels mean the same
-// thing everywhere, guidance runs the official forward_with_cfg, and outputs are what the sampler used.
+// The generation pipeline on the bundled models, a few steps only: seeds and labels mean the same
+// thing everywhere, guidance runs the official forward_with_cfg, outputs are what the sampler used, and
+// the FLUX model samples what the official FLUX code samples.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { maxRelErr } from '../../core/accuracy.js';
+import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { CpuBackend } from '../../core/cpu/backend.js';
 import { WebGpuBackend } from '../../core/webgpu/backend.js';
 import { openDevice } from '../../core/webgpu/device.js';
 import { gaussian } from '../../models/noise.js';
 import type { DiT } from '../../models/dit/dit.js';
-import { openModel, samplerFor } from '../../models/pretrained.js';
+import { BUNDLED_FLUX_MODEL, openModel, samplerFor } from '../../models/pretrained.js';
 import { ForaPredictor } from '../../predictors/fora.js';
 import { calibrationPair, CALIBRATION_SEED_BASE, generate, imagesPerChunk, type GenerateStepInfo } from '../../predictors/pipeline.js';
 import { explicitSchedule } from '../../predictors/schedule.js';
 import { TaylorSeerPredictor } from '../../predictors/taylorseer.js';
-import { testWebGpu } from '../backends.js';
+import { fixture, testWebGpu } from '../backends.js';
 
 const model = openModel(undefined, new CpuBackend());
 const { card } = model;
@@ -106,6 +108,24 @@ test('on WebGPU, a request too large for one buffer binding runs in chunks under
   assert.ok(maxRelErr(gpu.samples, cpu.samples) < 1e-4, `relative error ${maxRelErr(gpu.samples, cpu.samples)}`);
   small.dispose();
 });
+
+// The whole sampling path of a FLUX model (seeded noise, 2x2 packing, class prompts, the official
+// get_schedule with its shift, Euler, guidance on every channel, unpacking) against the official
+// modules in float64 (tools/make_mnist_flux_fixture.py), on every backend.
+for (const backend of [new CpuBackend(), await testWebGpu()]) {
+  if (!backend) continue;
+  test(`${backend.name}: the bundled FLUX model samples what PyTorch samples with the official FLUX code`, async () => {
+    const expected = readSafetensorsF32(fixture('mnist-flux-samples.safetensors'));
+    const m = expected.metadata, want = expected.tensors.get('samples')!;
+    const flux = openModel(BUNDLED_FLUX_MODEL, backend);
+    assert.is(flux.card.architecture, 'flux');
+    const list = (s: string) => s.split(',').map(Number);
+    const g = await generate({ model: flux, classes: list(m.classes), seeds: list(m.seeds), steps: Number(m.steps), cfgScale: Number(m.cfg_scale) });
+    assert.equal(g.shape, want.shape);
+    const err = maxRelErr(g.samples, want.data);
+    assert.ok(err <= (backend.name === 'cpu' ? 1e-4 : 1e-3), `relative error ${err}`);
+  });
+}
 
 test('calibration pairs cycle the classes on seeds disjoint from evaluation seeds', () => {
   assert.equal(calibrationPair(0, 10), { cls: 0, seed: CALIBRATION_SEED_BASE });
