@@ -91,6 +91,11 @@ if (!CHROMIUM) {
     await expectSame('?class=2&seed=1&cache=l2p&interval=5', ['--class', '2', '--seed', '1', '--cache', 'l2p', '--interval', '5']);
   });
 
+  test('the FLUX model on the browser\'s WebGPU draws ditto sample --model mnist-flux\'s digit', async () => {
+    const { result } = await expectSame('?model=mnist-flux&class=6&seed=2&steps=6&cache=none', ['--model', 'mnist-flux', '--class', '6', '--seed', '2', '--steps', '6']);
+    assert.is(result.backend, 'webgpu');
+  });
+
   test('without WebGPU the page falls back to the CPU backend and says so', async () => {
     const { result, backendLine } = await expectSame('?class=4&seed=0&steps=4&cache=none', ['--class', '4', '--seed', '0', '--steps', '4'], { noWebGpu: true });
     assert.is(result.backend, 'cpu');

@@ -11,7 +11,7 @@ import { CpuBackend } from '../../core/cpu/backend.js';
 import { UserError } from '../../core/errors.js';
 import { readSafetensorsF32 } from '../../core/safetensors.js';
 import { toImages } from '../../models/image.js';
-import { BUNDLED_MODEL } from '../../models/pretrained.js';
+import { BUNDLED_FLUX_MODEL, BUNDLED_MODEL } from '../../models/pretrained.js';
 import { drawSample, openPageModel } from '../../web/engine.js';
 import { capture } from '../cli/harness.js';
 
@@ -26,6 +26,15 @@ test('a sample from fetched bytes is ditto sample\'s, bit for bit', async () => 
   assert.equal(page.pixels, toImages(s.data, s.shape, [-1, 1])[0].data);
   assert.is(page.forwards + page.skipped, 8);
   assert.ok(page.flopsSaved > 0 && page.flopsSaved < 1);
+});
+
+test('the FLUX model from fetched bytes draws ditto sample --model mnist-flux\'s image, bit for bit', async () => {
+  const flux = openPageModel('mnist-flux.safetensors', readFileSync(BUNDLED_FLUX_MODEL), backend, null);
+  const out = join(tmpdir(), `ditto-engine-flux-${process.pid}.safetensors`);
+  assert.is(await main(['sample', '--model', 'mnist-flux', '--backend', 'cpu', '--class', '4', '--seed', '2', '--steps', '6', '--out', out], capture().io), 0);
+  const s = readSafetensorsF32(out).tensors.get('samples')!;
+  const page = await drawSample(flux, { model: 'mnist-flux', cls: 4, seed: 2, steps: 6, cache: 'none' });
+  assert.equal(page.pixels, toImages(s.data, s.shape, [-1, 1])[0].data);
 });
 
 test('requests ditto sample refuses are refused in one line', async () => {
