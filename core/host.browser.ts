@@ -8,3 +8,8 @@
 export function memoryBytes(): number {
   return Number.POSITIVE_INFINITY;
 }
+
+/** A page has no environment: every DITTO_* setting takes its default. */
+export function envVar(_name: string): string | undefined {
+  return undefined;
+}

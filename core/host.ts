@@ -7,3 +7,8 @@ import { totalmem } from 'node:os';
 export function memoryBytes(): number {
   return totalmem();
 }
+
+/** An environment variable (DITTO_THREADS, DITTO_CPU_KERNELS, ...), or undefined. */
+export function envVar(name: string): string | undefined {
+  return process.env[name];
+}

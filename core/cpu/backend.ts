@@ -14,6 +14,7 @@ import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
 import { matmulVariant } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
+import { envVar } from '../host.js';
 import { sharedBuffer, ThreadPool } from './threads.js';
 
 /** Which kernels run the linear layer and the attention products: TypeScript loops, or WebAssembly SIMD. */
@@ -23,7 +24,7 @@ export type CpuKernels = 'ts' | 'simd';
  * DITTO_CPU_KERNELS if set (ts or simd; a bad value is an error, not ignored), else simd where this
  * runtime validates the WebAssembly SIMD kernel, else ts. (A web page has no environment: its default.)
  */
-export function cpuKernels(env = typeof process === 'undefined' ? undefined : process.env.DITTO_CPU_KERNELS): CpuKernels {
+export function cpuKernels(env = envVar('DITTO_CPU_KERNELS')): CpuKernels {
   const simd = matmulVariant() !== null;
   if (env !== undefined && env.trim() !== '') {
     const v = env.trim();
