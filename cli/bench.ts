@@ -3,8 +3,12 @@
 import { UserError } from '../core/errors.js';
 import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
+import { runForwardBench } from '../bench/forward.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runModelBench } from '../bench/models.js';
+import { preset } from '../models/dit/config.js';
+import { DiT } from '../models/dit/dit.js';
+import { randomWeights } from '../models/dit/weights.js';
 import { inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
@@ -16,6 +20,8 @@ import { cfgFromFlags, checkInputs, checkOutputs, given, MAX_IMAGES, stepsFromFl
 export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torch]
        ditto bench kernels [--json] [--runs N] [--quick]
        ditto bench models [--json] [--runs 3] [--no-torch]
+       ditto bench forward --model M|DiT-S/2|DiT-B/2|DiT-XL/2 [--batch 2] [--size 32] [--runs 5]
+                           [--backend auto|cpu|webgpu] [--json]
        ditto bench cache [--model M] [--seeds 8] [--intervals 5,7,10] [--methods ${CACHE_METHODS.join(',')}]
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
@@ -29,6 +35,10 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            made at run time; minutes on a CPU): one DiT-XL/2 forward at 256x256 (batch 2), and the
            Stable Diffusion VAE decoding one 256x256 image (PyTorch runs the official latent-diffusion
            Decoder from the checkout LDM_REPO names)
+  forward  one model forward (warm-up, then N timed runs, read-back included, loading excluded) on a
+           checkpoint (a DiT, or FLUX with class prompts; bundled names work) or a DiT preset with
+           seeded random weights at --size x --size latents (default 32); --json prints
+           {"model", "backend", "batch", "median_s", "runs_s"}
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
@@ -44,6 +54,10 @@ const SUITE_FLAGS = {
   cpu: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
   kernels: { json: { type: 'boolean' }, runs: { type: 'string' }, quick: { type: 'boolean' } },
   models: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
+  forward: {
+    json: { type: 'boolean' }, model: { type: 'string' }, batch: { type: 'string' }, size: { type: 'string' },
+    runs: { type: 'string' }, backend: { type: 'string' },
+  },
   cache: {
     json: { type: 'boolean' }, model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' },
     methods: { type: 'string' }, trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' },
@@ -71,7 +85,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const [suite, ...rest] = argv;
   if (suite === undefined || !Object.hasOwn(SUITE_FLAGS, suite)) {
     const what = suite === undefined || suite.startsWith('-') ? 'name a benchmark suite first' : `unknown benchmark suite "${suite}"`;
-    throw new UserError(`${what}: ditto bench cpu, kernels, models or cache (ditto bench --help lists their flags)`);
+    throw new UserError(`${what}: ditto bench cpu, kernels, models, forward or cache (ditto bench --help lists their flags)`);
   }
   const flags = parseFlags(rest, SUITE_FLAGS[suite as keyof typeof SUITE_FLAGS], benchUsage);
   const print = <T>(result: T, table: (r: T) => string) => io.print(flags.bool('json') ? formatJson(result) : table(result));
@@ -87,6 +101,10 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   if (suite === 'kernels') {
     const quick = flags.bool('quick');
     print(await runKernelBench({ runs: flags.integer('runs', { max: MAX_RUNS }) ?? (quick ? 3 : 10), quick, onProgress: io.info }), formatKernelTable);
+    return;
+  }
+  if (suite === 'forward') {
+    await benchForward(flags, io);
     return;
   }
   const methods = list(flags, 'methods', 'fora,taylorseer,foca,l2p').map((m) => {
@@ -123,4 +141,38 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     onProgress: (line) => io.info(line),
   });
   print(result, formatCacheTable);
+}
+
+/** The DiT presets `bench forward` times with seeded random weights. */
+const FORWARD_PRESETS = ['DiT-S/2', 'DiT-B/2', 'DiT-XL/2'];
+
+/** Latent sides a preset may take: any even side up to 512 (a 4096x4096 image's latents). */
+const MAX_SIZE = 512;
+
+async function benchForward(flags: Flags, io: CommandIo): Promise<void> {
+  const backendChoice = parseBackend(flags.string('backend'));
+  const modelArg = flags.string('model');
+  if (modelArg === undefined) throw new UserError(`bench forward needs --model: a checkpoint, a bundled model's name, or one of ${FORWARD_PRESETS.join(', ')}`);
+  const batch = flags.integer('batch', { min: 1, max: MAX_IMAGES }) ?? 2;
+  const runs = flags.integer('runs', { min: 1, max: MAX_RUNS }) ?? 5;
+  const size = flags.integer('size', { min: 2, max: MAX_SIZE });
+  const isPreset = FORWARD_PRESETS.includes(modelArg);
+  if (size !== undefined && (!isPreset || size % 2 !== 0)) {
+    throw new UserError(isPreset ? `--size ${size}: a patch-2 DiT needs an even latent side` : '--size sets a preset\'s latent side; a checkpoint has its own: drop --size');
+  }
+  const path = isPreset ? undefined : resolveModelPath(modelArg);
+  if (path !== undefined) checkInputs([{ flag: '--model', path }]);
+  const card = path === undefined ? null : inspectModel(path).card;
+  const backend = await createBackend(backendChoice, io.info, { batch });
+  const presetModel = () => {
+    const config = preset(modelArg, { inputSize: size ?? 32 });
+    return new DiT(config, randomWeights(config, backend));
+  };
+  const model = card ? loadModel(card, backend).model : presetModel();
+  const result = await runForwardBench({ model, name: card?.path ?? modelArg, batch, runs });
+  if (flags.bool('json')) io.print(formatJson(result));
+  else {
+    const sorted = [...result.runs_s].sort((a, b) => a - b);
+    io.print(`${result.model}, batch ${batch}, ${result.backend}: median ${result.median_s.toFixed(3)} s over ${runs} runs (fastest ${sorted[0].toFixed(3)} s, slowest ${sorted[sorted.length - 1].toFixed(3)} s)`);
+  }
 }

@@ -1,0 +1,39 @@
+// bench/forward.ts: the timed call is the model's own prediction on seeded noise, read back; the
+// report holds every run and their median, and the model's state is left as it was (nothing leaks).
+
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runForwardBench } from '../../bench/forward.js';
+import { CpuBackend } from '../../core/cpu/backend.js';
+import type { Tensor } from '../../core/tensor.js';
+import type { ClassModel } from '../../models/class-model.js';
+import { openModel } from '../../models/pretrained.js';
+
+const backend = new CpuBackend();
+const dit = openModel(undefined, backend).model;
+
+test('each run is one predict on [batch, C, H, W] at time 500, labels cycling the classes, read back', async () => {
+  const calls: { shape: readonly number[]; t: readonly number[]; y: readonly number[] }[] = [];
+  let reads = 0;
+  const spy: ClassModel = {
+    info: dit.info,
+    backend,
+    predict: (x, t, y) => {
+      calls.push({ shape: x.shape, t, y });
+      const out = dit.predict(x, t, y);
+      const read = out.read.bind(out);
+      (out as Tensor).read = async () => { reads++; return read(); };
+      return out;
+    },
+  };
+  const r = await runForwardBench({ model: spy, name: 'mnist-dit', batch: 12, runs: 3, warmup: 1 });
+  assert.is(calls.length, 4);
+  assert.is(reads, 4);
+  assert.equal(calls[0].shape, [12, 1, 28, 28]);
+  assert.equal(calls[0].t, new Array(12).fill(500));
+  assert.equal(calls[0].y, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+  assert.equal([r.model, r.backend, r.batch, r.runs_s.length], ['mnist-dit', 'cpu', 12, 3]);
+  assert.is(r.median_s, [...r.runs_s].sort((a, b) => a - b)[1]);
+});
+
+test.run();
