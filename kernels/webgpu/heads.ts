@@ -7,12 +7,14 @@
 // This replaces a permute (head split), slices, a concat per tensor, and the norm and rotation passes:
 // one read and one write of each element instead of about six.
 //
-// One invocation makes one (image, head, token) row of hd values, 64 rows per workgroup. A head's row is
-// short (hd <= 256) and needs a sum over itself for the norm, so an invocation walks it twice (the sum of
-// squares, then normalise, rotate and store) instead of sharing it across a workgroup: no workgroup
-// memory and no barriers, and on lavapipe, which runs the 8 invocations of a SIMD lane group in
-// lockstep, the rows of neighbouring heads are read in parallel. The loops over the row are kept loops
-// (`opaque` bounds) so that lavapipe does not unroll them into minutes of compilation.
+// With a norm or a rotation, one invocation makes one (image, head, token) row of hd values, 64 rows per
+// workgroup. A head's row is short (hd <= 256) and needs a sum over itself for the norm, so an
+// invocation walks it twice (the sum of squares, then normalise, rotate and store) instead of sharing it
+// across a workgroup: no workgroup memory and no barriers, and on lavapipe, which runs the 8 invocations
+// of a SIMD lane group in lockstep, the rows of neighbouring heads are read in parallel. The loops over
+// the row are kept loops (`opaque` bounds) so that lavapipe does not unroll them into minutes of
+// compilation. Without either (v, and DiT's q and k) it is a pure gather, and one invocation moves one
+// element: hd times the parallelism, which a GPU needs to hide memory latency.
 
 import { ceilDiv, f32, flatGrid, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
 
@@ -30,7 +32,9 @@ export function attentionHeadsKernel(
   batch: number, heads: number, headDim: number, streams: readonly HeadStream[], tableBatch: number | null, eps: number, caps: KernelCaps,
 ): Kernel {
   const T = streams.reduce((a, s) => a + s.tokens, 0), rows = batch * heads * T, pairs = headDim / 2;
-  const { grid, index } = flatGrid(ceilDiv(rows, WORKGROUP), caps.maxGridDim);
+  const gather = tableBatch === null && streams.every((s) => !s.norm);
+  const units = gather ? rows * headDim : rows;
+  const { grid, index } = flatGrid(ceilDiv(units, WORKGROUP), caps.maxGridDim);
   // Bindings in order: each stream's x, then each stream's norm (if any), the table (if any), the output.
   let binding = 0;
   const xs = streams.map(() => binding++);
@@ -50,7 +54,9 @@ ${s.norm ? `    var squares = 0.0f;
 ${body(load)}
   }`;
   };
-  const store = (load: (d: string) => string) => tableBatch === null
+  const store = (load: (d: string) => string) => gather
+    ? `    out[unit] = ${load('unit % ' + u32(headDim))};`
+    : tableBatch === null
     ? `    for (var d = 0u; d < ${opaque(headDim)}; d++) { out[row * ${u32(headDim)} + d] = ${load('d')}; }`
     : `    for (var p = 0u; p < ${opaque(pairs)}; p++) {
       let x0 = ${load('2u * p')};
@@ -62,7 +68,7 @@ ${body(load)}
   const bodies = streams.map((s, i) => branch(s, i, store));
   const dispatch = bodies.map((body, i) => (i === streams.length - 1 ? body : `if (t < ${u32(starts[i] + streams[i].tokens)}) ${body} else `)).join('');
   return {
-    key: `attentionHeads|${batch}x${heads}x${headDim}|${streams.map((s) => `${s.tokens}:${s.width}:${s.offset}:${s.norm ? 'n' : '-'}`).join(',')}|${tableBatch}|${eps}`,
+    key: `attentionHeads|${gather ? 'gather' : 'rows'}|${batch}x${heads}x${headDim}|${streams.map((s) => `${s.tokens}:${s.width}:${s.offset}:${s.norm ? 'n' : '-'}`).join(',')}|${tableBatch}|${eps}`,
     grid,
     wgsl: () => /* wgsl */ `
 ${streams.map((_, i) => `@group(0) @binding(${xs[i]}) var<storage, read> src${i}: array<f32>;`).join('\n')}
@@ -72,8 +78,9 @@ ${tableBatch === null ? '' : `@group(0) @binding(${table}) var<storage, read> ta
 
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = ${index} * ${u32(WORKGROUP)} + lid;
-  if (row >= ${u32(rows)}) { return; }
+  let unit = ${index} * ${u32(WORKGROUP)} + lid;
+  if (unit >= ${u32(units)}) { return; }
+  let row = ${gather ? `unit / ${u32(headDim)}` : 'unit'};
   let t = row % ${u32(T)};
   let h = (row / ${u32(T)}) % ${u32(heads)};
   let b = row / ${u32(T * heads)};

@@ -103,12 +103,15 @@ export class DiT implements ClassModel {
     return op.gatedResidual(x, gateMlp, linear(linear(mlpIn, w.fc1, 'gelu'), w.fc2));
   }
 
-  /** Multi-head self-attention; qkv's output features are [all q; all k; all v], each head contiguous. */
+  /**
+   * Multi-head self-attention; qkv's output features are [all q; all k; all v], each head contiguous,
+   * so q, k and v are split into heads [N*H, T, hd] straight from the projection (op.attentionHeads).
+   */
   private attention(x: Tensor, w: BlockWeights): Tensor {
     const [N, T, D] = x.shape;
     const H = this.config.numHeads, hd = headDim(this.config);
-    const qkv = op.permute(linear(x, w.qkv).reshape([N, T, 3, H, hd]), [2, 0, 3, 1, 4]);
-    const [q, k, v] = op.chunk(qkv.reshape([3, N * H, T, hd]), 3, 0).map((t) => t.reshape([N * H, T, hd]));
+    const qkv = linear(x, w.qkv);
+    const [q, k, v] = [0, D, 2 * D].map((offset) => op.attentionHeads([{ x: qkv, offset, norm: null }], H, hd, null, 0));
     const heads = op.attention(q, k, v, hd ** -0.5).reshape([N, H, T, hd]);
     return linear(op.permute(heads, [0, 2, 1, 3]).reshape([N, T, D]), w.proj);
   }

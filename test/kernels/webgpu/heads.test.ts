@@ -19,6 +19,7 @@ if (pair) {
     { name: 'two streams, per-image table', B: 2, H: 3, hd: 20, streams: [{ L: 4, W: 180, offset: 60 }, { L: 7, W: 180, offset: 60 }], tableBatch: 2 },
     { name: 'one wide stream, shared table', B: 1, H: 2, hd: 6, streams: [{ L: 5, W: 40, offset: 12 }], tableBatch: 1 },
     { name: 'v: no norm, no table', B: 2, H: 4, hd: 8, streams: [{ L: 3, W: 96, offset: 64 }, { L: 2, W: 96, offset: 64 }], tableBatch: null },
+    { name: 'gather with an odd head dim (DiT-style q/k/v split)', B: 2, H: 4, hd: 15, streams: [{ L: 5, W: 180, offset: 120 }], tableBatch: null },
     { name: 'many rows', B: 2, H: 24, hd: 128, streams: [{ L: 16, W: 3 * 3072, offset: 0 }, { L: 200, W: 3 * 3072, offset: 0 }], tableBatch: 1 },
   ];
   for (const c of cases) {
