@@ -1,16 +1,17 @@
 // Picks the compute backend for a command: --backend auto|cpu|webgpu.
 //
 // auto uses WebGPU on a hardware adapter, and the CPU backend where there is no adapter. A CPU-emulated
-// adapter (lavapipe, SwiftShader) runs on the same cores as the CPU backend, but lavapipe compiles our
-// WGSL into 8-wide AVX code with LLVM, which outruns the CPU backend's scalar JavaScript by about 4x;
-// what it costs is compiling each kernel shape once (Mesa then keeps it in its on-disk shader cache).
-// With the bundled model on 2 cores, 50 steps of 1 image took 3.0 s on the CPU backend against 5.9 s
-// on lavapipe with a cold cache and 1.4 s with a warm one; 4 images 10.4 / 7.7 / 3.1 s; 10 images
-// 25.3 / 10.8 / 6.3 s. So on an emulated adapter auto runs batches from EMULATED_MIN_BATCH images on
-// WebGPU, and single images on the CPU. Either way it says in one line what it picked and why.
+// adapter (lavapipe, SwiftShader) runs on the same cores as the CPU backend. lavapipe compiles our WGSL
+// into 8-wide AVX code with LLVM, at the cost of compiling each kernel shape once (Mesa then keeps it
+// in its on-disk shader cache). Against the CPU backend's TypeScript kernels it won from 2 images at
+// once (bundled model, 2 cores, 50 steps: 10 images 25.3 s on the CPU, 6.3 s on lavapipe with a warm
+// cache); against its WebAssembly SIMD kernels it no longer wins at any batch (2 images 1.4 / 4.7 s,
+// 10 images 5.9 / 5.6 s, 32 images 17.4 / 18.7 s). So on an emulated adapter auto takes the CPU
+// backend when it runs SIMD kernels, and with TypeScript kernels WebGPU from EMULATED_MIN_BATCH images.
+// Either way it says in one line what it picked and why.
 
 import type { Backend } from '../core/backend.js';
-import { CpuBackend } from '../core/cpu/backend.js';
+import { CpuBackend, cpuKernels, type CpuKernels } from '../core/cpu/backend.js';
 import { UserError } from '../core/errors.js';
 import { createWebGpuBackend } from '../core/webgpu/index.js';
 
@@ -25,13 +26,17 @@ export function parseBackend(value: string | undefined): BackendChoice {
   return v as BackendChoice;
 }
 
-/** The smallest batch (images per model call) that auto runs on a CPU-emulated adapter. */
+/** The smallest batch (images per model call) that auto runs on a CPU-emulated adapter against TypeScript CPU kernels. */
 export const EMULATED_MIN_BATCH = 2;
 
-/** What auto picks: `adapter` is what the WebGPU probe found (null: none), `batch` the images per model call. */
-export function autoBackend(adapter: { emulated: boolean } | null, batch: number): 'webgpu' | 'cpu' {
+/**
+ * What auto picks: `adapter` is what the WebGPU probe found (null: none), `batch` the images per model
+ * call, `kernels` what the CPU backend would run.
+ */
+export function autoBackend(adapter: { emulated: boolean } | null, batch: number, kernels: CpuKernels): 'webgpu' | 'cpu' {
   if (!adapter) return 'cpu';
-  return !adapter.emulated || batch >= EMULATED_MIN_BATCH ? 'webgpu' : 'cpu';
+  if (!adapter.emulated) return 'webgpu';
+  return kernels === 'ts' && batch >= EMULATED_MIN_BATCH ? 'webgpu' : 'cpu';
 }
 
 /**
@@ -51,15 +56,16 @@ export async function createBackend(
     return gpu.backend;
   }
   const batch = opts.batch ?? 1;
-  if (gpu.backend && (autoBackend(gpu.backend.adapter, batch) === 'webgpu' || opts.emulatedWins)) {
-    const reason = opts.emulatedWins ?? `faster than the CPU backend from ${EMULATED_MIN_BATCH} images at once`;
+  const kernels = cpuKernels();
+  if (gpu.backend && (autoBackend(gpu.backend.adapter, batch, kernels) === 'webgpu' || opts.emulatedWins)) {
+    const reason = opts.emulatedWins ?? `faster than the CPU backend's TypeScript kernels from ${EMULATED_MIN_BATCH} images at once`;
     const why = gpu.backend.adapter.emulated ? `: ${reason}; --backend cpu forces the CPU` : '';
     log(`backend: webgpu (${gpu.backend.describe()}${why})`);
     return gpu.backend;
   }
   const cpu = new CpuBackend();
   if (gpu.backend) {
-    const why = opts.batch === undefined ? '' : `, slower for ${batch} image${batch === 1 ? '' : 's'} at once`;
+    const why = kernels === 'simd' ? ', no faster than the SIMD kernels' : opts.batch === undefined ? '' : `, slower for ${batch} image${batch === 1 ? '' : 's'} at once`;
     log(`backend: cpu, ${cpu.pool.threads} threads, ${cpu.kernels} kernels (WebGPU would run on ${gpu.backend.describe()}${why}; --backend webgpu forces it)`);
     gpu.backend.dispose();
   } else {

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { autoBackend, createBackend, EMULATED_MIN_BATCH, parseBackend } from '../../cli/backend.js';
+import { cpuKernels } from '../../core/cpu/backend.js';
 import { UserError } from '../../core/errors.js';
 import { WebGpuBackend } from '../../core/webgpu/index.js';
 import { testWebGpu } from '../backends.js';
@@ -19,11 +20,12 @@ test('parseBackend takes auto, cpu, webgpu and refuses anything else in one line
   }
 });
 
-test('auto: hardware adapters always, emulated ones from EMULATED_MIN_BATCH images, else the CPU', () => {
-  assert.is(autoBackend(null, 100), 'cpu');
-  assert.is(autoBackend({ emulated: false }, 1), 'webgpu');
-  assert.is(autoBackend({ emulated: true }, EMULATED_MIN_BATCH - 1), 'cpu');
-  assert.is(autoBackend({ emulated: true }, EMULATED_MIN_BATCH), 'webgpu');
+test('auto: hardware adapters always; emulated ones only against TypeScript CPU kernels, from EMULATED_MIN_BATCH images', () => {
+  assert.is(autoBackend(null, 100, 'simd'), 'cpu');
+  assert.is(autoBackend({ emulated: false }, 1, 'simd'), 'webgpu');
+  assert.is(autoBackend({ emulated: true }, 100, 'simd'), 'cpu');
+  assert.is(autoBackend({ emulated: true }, EMULATED_MIN_BATCH - 1, 'ts'), 'cpu');
+  assert.is(autoBackend({ emulated: true }, EMULATED_MIN_BATCH, 'ts'), 'webgpu');
 });
 
 const gpu = await testWebGpu();
@@ -33,7 +35,7 @@ test('auto says in one line which backend it picked, and why', async () => {
     const lines: string[] = [];
     const backend = await createBackend('auto', (l) => lines.push(l), { batch });
     assert.is(lines.length, 1);
-    const expected = autoBackend(gpu?.adapter ?? null, batch);
+    const expected = autoBackend(gpu?.adapter ?? null, batch, cpuKernels());
     assert.is(backend.name, expected);
     assert.match(lines[0], new RegExp(`^backend: ${expected}`));
     if (expected === 'cpu') assert.match(lines[0], gpu ? /--backend webgpu forces it/ : /no WebGPU adapter/);
