@@ -14,7 +14,7 @@ import type { SafeDType } from '../../core/safetensors.js';
 import type { Shape } from '../../core/shape.js';
 import type { Tensor } from '../../core/tensor.js';
 import { FREQUENCY_SIZE } from '../timestep.js';
-import { checkTensors as checkExpected, inFile, randomWeightSource, uploadWeights, type Expected } from '../weights.js';
+import { checkTensors as checkExpected, inFile, uploadWeights, type Expected } from '../weights.js';
 import { configFromShapes, headDim, type FluxConfig } from './config.js';
 
 export interface Linear {
@@ -135,7 +135,7 @@ export interface FluxHeader {
 }
 
 /** The header of an open checkpoint, checked in full (config, prompt table, every tensor). */
-export function fluxHeader(file: Checkpoint): FluxHeader {
+function fluxHeader(file: Checkpoint): FluxHeader {
   const shapes = new Map<string, Shape>([...file.tensors].map(([name, info]) => [name, info.shape]));
   const header: FluxHeader = inFile(file.path, () => ({ config: configFromShapes(shapes, file.metadata), prompts: promptShape(file.tensors), metadata: file.metadata }));
   checkTensors(file.path, file.tensors, header);
@@ -172,11 +172,6 @@ export function loadFlux(path: string, backend: Backend): FluxHeader & { weights
 export function loadFluxFrom(file: Checkpoint, backend: Backend): FluxHeader & { weights: FluxWeights } {
   const header = fluxHeader(file);
   return { ...header, weights: uploadWeights(file, backend, (get) => buildWeights(header, get)) };
-}
-
-/** Deterministic random weights of a config's shapes, for benchmarks and tests (see randomWeightSource). */
-export function randomFluxWeights(config: FluxConfig, backend: Backend, seed = 0): FluxWeights {
-  return buildWeights({ config, prompts: null, metadata: {} }, randomWeightSource(backend, seed));
 }
 
 function buildWeights(h: FluxHeader, get: (name: string, shape: Shape) => Tensor): FluxWeights {
