@@ -38,7 +38,7 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
   forward  one model forward (warm-up, then N timed runs, read-back included, loading excluded) on a
            checkpoint (a DiT, or FLUX with class prompts; bundled names work) or a DiT preset with
            seeded random weights at --size x --size latents (default 32); --json prints
-           {"model", "backend", "batch", "median_s", "runs_s"}
+           {"model", "backend", "batch", "median_s", "margin_pct", "runs_s"} (Benchmark.js's margin of error)
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
@@ -173,6 +173,6 @@ async function benchForward(flags: Flags, io: CommandIo): Promise<void> {
   if (flags.bool('json')) io.print(formatJson(result));
   else {
     const sorted = [...result.runs_s].sort((a, b) => a - b);
-    io.print(`${result.model}, batch ${batch}, ${result.backend}: median ${result.median_s.toFixed(3)} s over ${runs} runs (fastest ${sorted[0].toFixed(3)} s, slowest ${sorted[sorted.length - 1].toFixed(3)} s)`);
+    io.print(`${result.model}, batch ${batch}, ${result.backend}: median ${result.median_s.toFixed(3)} s ±${result.margin_pct.toFixed(1)}% over ${runs} runs (fastest ${sorted[0].toFixed(3)} s, slowest ${sorted[sorted.length - 1].toFixed(3)} s)`);
   }
 }

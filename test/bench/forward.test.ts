@@ -1,5 +1,5 @@
 // bench/forward.ts: the timed call is the model's own prediction on seeded noise, read back; the
-// report holds every run and their median, and the model's state is left as it was (nothing leaks).
+// report holds every run, their median and Benchmark.js's margin of error; a failing run is an error.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -34,6 +34,24 @@ test('each run is one predict on [batch, C, H, W] at time 500, labels cycling th
   assert.equal(calls[0].y, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
   assert.equal([r.model, r.backend, r.batch, r.runs_s.length], ['mnist-dit', 'cpu', 12, 3]);
   assert.is(r.median_s, [...r.runs_s].sort((a, b) => a - b)[1]);
+  assert.ok(Number.isFinite(r.margin_pct) && r.margin_pct >= 0, `margin ${r.margin_pct}`);
+});
+
+test('a run that fails ends the benchmark with its error', async () => {
+  let calls = 0;
+  const failing: ClassModel = {
+    info: dit.info,
+    backend,
+    predict: (x, t, y) => {
+      const out = dit.predict(x, t, y);
+      if (++calls === 3) (out as Tensor).read = async () => { throw new Error('device lost'); };
+      return out;
+    },
+  };
+  await runForwardBench({ model: failing, name: 'x', batch: 1, runs: 5, warmup: 1 }).then(
+    () => assert.unreachable('resolved'),
+    (e: Error) => assert.is(e.message, 'device lost'),
+  );
 });
 
 test.run();
