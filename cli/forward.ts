@@ -18,6 +18,7 @@ import { UserError } from '../core/errors.js';
 import { SafetensorsFile, writeSafetensors } from '../core/safetensors.js';
 import { shapeString } from '../core/shape.js';
 import { checkpointArchitecture } from '../models/architecture.js';
+import { inFile } from '../models/weights.js';
 import { DiT } from '../models/dit/dit.js';
 import { Flux } from '../models/flux/flux.js';
 import { inspectFlux, loadFlux } from '../models/flux/weights.js';
@@ -133,13 +134,10 @@ function readQwenInputs(weightsPath: string, inputsPath: string) {
     // Integers only: readI32 refuses a float tensor in one line.
     const flat = file.readI32('img_shapes');
     const imgShapes: ImageShape[] = Array.from({ length: s[0] }, (_, k) => [flat[3 * k], flat[3 * k + 1], flat[3 * k + 2]] as const);
-    try {
+    inFile(inputsPath, () => {
       checkImageShapes(imgShapes, L);
       checkPositions(imgShapes, txt.shape[1]);
-    } catch (e) {
-      if (e instanceof UserError) throw new UserError(`${inputsPath}: ${e.message}`);
-      throw e;
-    }
+    });
     return { img, txt, timesteps, imgShapes };
   } finally {
     file.close();

@@ -70,10 +70,12 @@ export class Flux {
       const vec = this.vector(inp);
       const vecSilu = op.silu(vec);
       let txt = linear(inp.txt, w.txtIn);
-      const ids = new Float32Array(B * (Lt + L) * 3);
+      // Each image's ids [txt_ids; img_ids], as the official torch.cat((txt_ids, img_ids), dim=1).
+      const axes = c.axesDim.length, T = Lt + L;
+      const ids = new Float32Array(B * T * axes);
       for (let b = 0; b < B; b++) {
-        ids.set(Array.from(inp.txtIds).slice(b * Lt * 3, (b + 1) * Lt * 3), b * (Lt + L) * 3);
-        ids.set(Array.from(inp.imgIds).slice(b * L * 3, (b + 1) * L * 3), (b * (Lt + L) + Lt) * 3);
+        for (let i = 0; i < Lt * axes; i++) ids[b * T * axes + i] = inp.txtIds[b * Lt * axes + i];
+        for (let i = 0; i < L * axes; i++) ids[(b * T + Lt) * axes + i] = inp.imgIds[b * L * axes + i];
       }
       const pe = this.backend.upload(ropeTable(ids, B, Lt + L, c.axesDim, c.theta), [B, Lt + L, headDim(c) / 2, 2], 'f32');
       for (const block of w.double) [img, txt] = tidy(() => this.doubleBlock(img, txt, vecSilu, pe, block));
