@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit_reference import DiT, randomize_for_fixtures  # noqa: E402
+from numpy_reference import gelu_tanh as _gelu_tanh, layer_norm as _ln, silu as _silu  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -71,20 +72,6 @@ FIXTURES = [
 # Independent numpy forward (float64), written without torch so a mistake in
 # the torch reference (einsum order, chunk order, reshape) would show up.
 # --------------------------------------------------------------------------
-
-
-def _ln(x, eps=1e-6):
-    mu = x.mean(-1, keepdims=True)
-    var = ((x - mu) ** 2).mean(-1, keepdims=True)  # biased variance, like torch
-    return (x - mu) / np.sqrt(var + eps)
-
-
-def _silu(x):
-    return x / (1 + np.exp(-x))
-
-
-def _gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
 def _lin(sd, prefix, x):

@@ -55,6 +55,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from flux_official import Flux, FluxParams, get_schedule, timestep_embedding  # noqa: E402
+from numpy_reference import gelu_tanh as _gelu_tanh, layer_norm as _ln, silu as _silu  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -185,19 +186,6 @@ def np_pe(ids, axes_dim, theta, islands):
     if islands:  # rope() returns .float()
         c, s = c.astype(np.float32).astype(np.float64), s.astype(np.float32).astype(np.float64)
     return c, s
-
-
-def _silu(x):
-    return x / (1 + np.exp(-x))
-
-
-def _gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def _ln(x, eps=1e-6):
-    mu = x.mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps)
 
 
 def np_forward(sd, inp, cfg, islands):

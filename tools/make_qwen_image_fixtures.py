@@ -45,6 +45,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qwen_image_reference import DIFFUSERS_COMMIT, QwenImageTransformer2DModel  # noqa: E402
+from numpy_reference import gelu_tanh as _gelu_tanh, layer_norm as _ln, silu as _silu  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -140,19 +141,6 @@ def np_t_proj(t):
 
 def _lin(sd, p, x):
     return x @ sd[p + ".weight"].T + sd[p + ".bias"]
-
-
-def _silu(x):
-    return x / (1 + np.exp(-x))
-
-
-def _gelu_tanh(x):
-    return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
-
-
-def _ln(x, eps=1e-6):
-    mu = x.mean(-1, keepdims=True)
-    return (x - mu) / np.sqrt(((x - mu) ** 2).mean(-1, keepdims=True) + eps)
 
 
 def _rms(x, w, eps=1e-6):
