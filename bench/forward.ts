@@ -33,24 +33,28 @@ export interface ForwardBenchResult {
   runs_s: number[];
 }
 
-export async function runForwardBench(o: ForwardBenchOptions): Promise<ForwardBenchResult> {
-  const { model } = o;
+/** One run as the benchmark times it (and `bench profile` profiles it): predict on seeded noise, read back. */
+export function forwardRun(model: ClassModel, batch: number): () => Promise<void> {
   const { channels, height, width, numClasses } = model.info;
   const size = channels * height * width;
-  const noise = batchNoise(Array.from({ length: o.batch }, (_, i) => i), size);
-  const t = new Array<number>(o.batch).fill(500);
-  const y = Array.from({ length: o.batch }, (_, i) => i % numClasses);
-  const once = async () => {
-    const x = model.backend.upload(noise, [o.batch, channels, height, width], 'f32');
+  const noise = batchNoise(Array.from({ length: batch }, (_, i) => i), size);
+  const t = new Array<number>(batch).fill(500);
+  const y = Array.from({ length: batch }, (_, i) => i % numClasses);
+  return async () => {
+    const x = model.backend.upload(noise, [batch, channels, height, width], 'f32');
     const out = model.predict(x, t, y);
     await out.read();
     out.dispose();
     x.dispose();
   };
+}
+
+export async function runForwardBench(o: ForwardBenchOptions): Promise<ForwardBenchResult> {
+  const once = forwardRun(o.model, o.batch);
   for (let i = 0; i < (o.warmup ?? 1); i++) await once();
   const stats = await timeWithBenchmark(o.name, once, o.runs);
   const runs = stats.sample;
-  return { model: o.name, backend: model.backend.name, batch: o.batch, median_s: median(runs), margin_pct: stats.rme, runs_s: runs };
+  return { model: o.name, backend: o.model.backend.name, batch: o.batch, median_s: median(runs), margin_pct: stats.rme, runs_s: runs };
 }
 
 /** Benchmark.js statistics of an async function, one call per sample and at least `runs` samples. */

@@ -4,6 +4,7 @@
 import type { CacheBenchResult } from '../bench/cache.js';
 import type { CpuBenchResult } from '../bench/cpu.js';
 import type { ModelBenchResult } from '../bench/models.js';
+import type { ProfileBenchResult } from '../bench/profile.js';
 import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
 import { formatTable } from '../core/table.js';
 
@@ -117,4 +118,20 @@ export function formatModelTable(r: ModelBenchResult): string {
       : [x.backend, x.seconds.toFixed(3), (gflop / x.seconds).toFixed(2), torch ? `${(x.seconds / torch).toFixed(2)}x` : '-', x.detail ?? ''])));
   }
   return out.join('\n');
+}
+
+const PROFILE_TIMING: Record<ProfileBenchResult['timing'], string> = {
+  timestamp: 'GPU timestamps, one compute pass per dispatch',
+  wall: 'wall time per dispatch, each replayed alone and waited for (the adapter has no timestamp queries)',
+  'op-wall': 'wall time per op call (CPU ops finish before they return)',
+};
+
+/** `bench profile`: one forward's time by kernel, the most first. */
+export function formatProfileTable(r: ProfileBenchResult): string {
+  return [
+    `${r.model}, batch ${r.batch}, ${r.backend}: forward ${(r.forward_s * 1000).toFixed(1)} ms unprofiled (median of ${r.runs}); ` +
+      `${r.dispatches} dispatches sum to ${r.dispatch_ms.toFixed(1)} ms (each dispatch's median over ${r.runs} profiled forwards)`,
+    `timing: ${PROFILE_TIMING[r.timing]}`,
+    formatTable(['kernel', 'dispatches', 'total ms', '% of forward'], r.rows.map((x) => [x.kernel, String(x.dispatches), x.ms.toFixed(2), `${x.pct.toFixed(1)}%`])),
+  ].join('\n');
 }

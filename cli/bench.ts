@@ -6,13 +6,15 @@ import { runCpuBench } from '../bench/cpu.js';
 import { runForwardBench } from '../bench/forward.js';
 import { runKernelBench } from '../bench/kernels.js';
 import { runModelBench } from '../bench/models.js';
+import { runProfileBench } from '../bench/profile.js';
+import type { ClassModel } from '../models/class-model.js';
 import { preset } from '../models/dit/config.js';
 import { DiT } from '../models/dit/dit.js';
 import { randomWeights } from '../models/dit/weights.js';
 import { inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
 import { createBackend, parseBackend } from './backend.js';
-import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable } from './bench-tables.js';
+import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable, formatProfileTable } from './bench-tables.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
 import { formatJson } from './json.js';
 import { cfgFromFlags, checkInputs, checkOutputs, given, MAX_IMAGES, stepsFromFlags } from './options.js';
@@ -22,6 +24,7 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
        ditto bench models [--json] [--runs 3] [--no-torch]
        ditto bench forward --model M|DiT-S/2|DiT-B/2|DiT-XL/2 [--batch 2] [--size 32] [--runs 5]
                            [--backend auto|cpu|webgpu] [--json]
+       ditto bench profile --model M|DiT-S/2|... [--batch 2] [--size 32] [--runs 3] [--backend ...] [--json]
        ditto bench cache [--model M] [--seeds 8] [--intervals 5,7,10] [--methods ${CACHE_METHODS.join(',')}]
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
@@ -39,6 +42,9 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            checkpoint (a DiT, or FLUX with class prompts; bundled names work) or a DiT preset with
            seeded random weights at --size x --size latents (default 32); --json prints
            {"model", "backend", "batch", "median_s", "margin_pct", "runs_s"} (Benchmark.js's margin of error)
+  profile  where that forward spends its time: every dispatch timed (WebGPU: GPU timestamps where the
+           adapter has them, else each dispatch replayed alone; CPU: each op call), the median over
+           --runs forwards, grouped by kernel: dispatches, ms and % of all dispatches' time
   cache    every forecasting method x interval against full compute on the same seeds: FLOPs and
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
@@ -49,15 +55,18 @@ install them (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu ...
 
 type Spec = Parameters<typeof parseFlags>[1];
 
+const FORWARD_FLAGS = {
+  json: { type: 'boolean' }, model: { type: 'string' }, batch: { type: 'string' }, size: { type: 'string' },
+  runs: { type: 'string' }, backend: { type: 'string' },
+} satisfies Spec;
+
 /** Each suite's flags: one that belongs to another suite is refused rather than ignored. */
 const SUITE_FLAGS = {
   cpu: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
   kernels: { json: { type: 'boolean' }, runs: { type: 'string' }, quick: { type: 'boolean' } },
   models: { json: { type: 'boolean' }, runs: { type: 'string' }, 'no-torch': { type: 'boolean' } },
-  forward: {
-    json: { type: 'boolean' }, model: { type: 'string' }, batch: { type: 'string' }, size: { type: 'string' },
-    runs: { type: 'string' }, backend: { type: 'string' },
-  },
+  forward: FORWARD_FLAGS,
+  profile: FORWARD_FLAGS,
   cache: {
     json: { type: 'boolean' }, model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' },
     methods: { type: 'string' }, trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' },
@@ -85,7 +94,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const [suite, ...rest] = argv;
   if (suite === undefined || !Object.hasOwn(SUITE_FLAGS, suite)) {
     const what = suite === undefined || suite.startsWith('-') ? 'name a benchmark suite first' : `unknown benchmark suite "${suite}"`;
-    throw new UserError(`${what}: ditto bench cpu, kernels, models, forward or cache (ditto bench --help lists their flags)`);
+    throw new UserError(`${what}: ditto bench cpu, kernels, models, forward, profile or cache (ditto bench --help lists their flags)`);
   }
   const flags = parseFlags(rest, SUITE_FLAGS[suite as keyof typeof SUITE_FLAGS], benchUsage);
   const print = <T>(result: T, table: (r: T) => string) => io.print(flags.bool('json') ? formatJson(result) : table(result));
@@ -105,6 +114,12 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   }
   if (suite === 'forward') {
     await benchForward(flags, io);
+    return;
+  }
+  if (suite === 'profile') {
+    const runs = flags.integer('runs', { min: 1, max: MAX_RUNS }) ?? 3;
+    const { model, name, batch } = await forwardModel('profile', flags, io);
+    print(await runProfileBench({ model, name, batch, runs }), formatProfileTable);
     return;
   }
   const methods = list(flags, 'methods', 'fora,taylorseer,foca,l2p').map((m) => {
@@ -149,12 +164,12 @@ const FORWARD_PRESETS = ['DiT-S/2', 'DiT-B/2', 'DiT-XL/2'];
 /** Latent sides a preset may take: any even side up to 512 (a 4096x4096 image's latents). */
 const MAX_SIZE = 512;
 
-async function benchForward(flags: Flags, io: CommandIo): Promise<void> {
+/** The model `bench forward` and `bench profile` run: --model (a checkpoint or a preset), --size, --batch, --backend. */
+async function forwardModel(suite: string, flags: Flags, io: CommandIo): Promise<{ model: ClassModel; name: string; batch: number }> {
   const backendChoice = parseBackend(flags.string('backend'));
   const modelArg = flags.string('model');
-  if (modelArg === undefined) throw new UserError(`bench forward needs --model: a checkpoint, a bundled model's name, or one of ${FORWARD_PRESETS.join(', ')}`);
+  if (modelArg === undefined) throw new UserError(`bench ${suite} needs --model: a checkpoint, a bundled model's name, or one of ${FORWARD_PRESETS.join(', ')}`);
   const batch = flags.integer('batch', { min: 1, max: MAX_IMAGES }) ?? 2;
-  const runs = flags.integer('runs', { min: 1, max: MAX_RUNS }) ?? 5;
   const size = flags.integer('size', { min: 2, max: MAX_SIZE });
   const isPreset = FORWARD_PRESETS.includes(modelArg);
   if (size !== undefined && (!isPreset || size % 2 !== 0)) {
@@ -168,8 +183,13 @@ async function benchForward(flags: Flags, io: CommandIo): Promise<void> {
     const config = preset(modelArg, { inputSize: size ?? 32 });
     return new DiT(config, randomWeights(config, backend));
   };
-  const model = card ? loadModel(card, backend).model : presetModel();
-  const result = await runForwardBench({ model, name: card?.path ?? modelArg, batch, runs });
+  return { model: card ? loadModel(card, backend).model : presetModel(), name: card?.path ?? modelArg, batch };
+}
+
+async function benchForward(flags: Flags, io: CommandIo): Promise<void> {
+  const runs = flags.integer('runs', { min: 1, max: MAX_RUNS }) ?? 5;
+  const { model, name, batch } = await forwardModel('forward', flags, io);
+  const result = await runForwardBench({ model, name, batch, runs });
   if (flags.bool('json')) io.print(formatJson(result));
   else {
     const sorted = [...result.runs_s].sort((a, b) => a - b);

@@ -439,10 +439,16 @@ export class WebGpuBackend implements Backend {
       layout,
       entries: tensors.map((t, i) => ({ binding: i, resource: { buffer: this.storageOf(t).buffer } })),
     });
-    const pass = this.computePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(kernel.grid[0], kernel.grid[1], kernel.grid[2]);
+    const record = (pass: GPUComputePassEncoder) => {
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(kernel.grid[0], kernel.grid[1], kernel.grid[2]);
+    };
+    // A profiled dispatch that gets timestamp writes runs alone in its own pass, which writes them.
+    const writes = this.profiler?.(kernel, record);
+    if (writes) this.endPass();
+    record(this.computePass(writes));
+    if (writes) this.endPass();
     this.counters.dispatches++;
     if (++this.unsubmitted >= FLUSH_EVERY && !this.timing) this.flush();
   }
@@ -471,6 +477,13 @@ export class WebGpuBackend implements Backend {
   // Timing support (core/webgpu/timing.ts)
 
   private timing = false;
+
+  /**
+   * Profile mode (profileDispatches in core/webgpu/timing.ts): told of every dispatch, with a function
+   * that records it into a given pass (to replay it later); where it returns timestamp writes, the
+   * dispatch gets a compute pass of its own that writes them.
+   */
+  profiler: ((kernel: Kernel, record: (pass: GPUComputePassEncoder) => void) => GPUComputePassTimestampWrites | undefined) | null = null;
 
   /**
    * Records everything `fn` dispatches in one compute pass that writes a timestamp into `querySet` at

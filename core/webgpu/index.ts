@@ -12,7 +12,7 @@ import { openDevice, type DeviceOptions } from './device.js';
 export { WebGpuBackend, type BackendStats } from './backend.js';
 export { describeAdapter, type AdapterReport, type DeviceOptions } from './device.js';
 export { gentle } from './polling.js';
-export { timeOp, type OpTiming } from './timing.js';
+export { profileDispatches, timeOp, type DispatchProfile, type DispatchTime, type OpTiming } from './timing.js';
 
 export type WebGpuResult = { backend: WebGpuBackend; reason: null } | { backend: null; reason: string };
 

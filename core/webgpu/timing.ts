@@ -1,4 +1,5 @@
-// Timing one op (or a short sequence of ops) on the GPU, for kernel benchmarks.
+// Timing one op (or a short sequence of ops) on the GPU, for kernel benchmarks; and every dispatch of a
+// longer run (a model forward), for profiles.
 //
 // With the 'timestamp-query' feature, each run is recorded in its own compute pass that writes a GPU
 // timestamp when it starts and when it ends: the difference is the GPU's time alone, without the CPU
@@ -9,6 +10,7 @@
 
 import type { Tensor } from '../tensor.js';
 import type { WebGpuBackend } from './backend.js';
+import { gentle } from './polling.js';
 
 export interface OpTiming {
   /** Median over the timed runs, in milliseconds. */
@@ -60,4 +62,78 @@ export async function timeOp(
   const mid = sorted.length >> 1;
   const medianMs = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   return { medianMs, minMs: sorted[0], timesMs, method };
+}
+
+/** One dispatch of a profiled run: its kernel's key and its time. */
+export interface DispatchTime {
+  key: string;
+  ms: number;
+}
+
+export interface DispatchProfile {
+  /** 'timestamp': GPU time of each dispatch in the run itself; 'wall': each dispatch replayed alone afterwards, submit to done. */
+  method: 'timestamp' | 'wall';
+  dispatches: DispatchTime[];
+}
+
+/** Dispatches per query set: WebGPU caps a set at 4096 queries, and each dispatch writes two. */
+const SET_DISPATCHES = 2048;
+
+/**
+ * Runs `fn` (which records ops on `backend` and may read back) and times each of its dispatches. With
+ * 'timestamp-query', every dispatch runs in a compute pass of its own that writes a timestamp as it
+ * begins and ends: the GPU's time for that dispatch, in the run itself. Without it (or with
+ * `wallTime`), the dispatches are captured and, after `fn`, replayed one at a time, each submitted
+ * alone and waited for: the driver's overhead included, and on the buffers as they are by then, which
+ * hold the same intermediates except where the pool has reused an uploaded input's buffer since.
+ */
+export async function profileDispatches(backend: WebGpuBackend, fn: () => Promise<void>, opts: { wallTime?: boolean } = {}): Promise<DispatchProfile> {
+  await backend.sync();
+  const keys: string[] = [];
+  if (backend.adapter.timestamps && !opts.wallTime) {
+    const sets: GPUQuerySet[] = [];
+    backend.profiler = (kernel) => {
+      const slot = keys.length % SET_DISPATCHES;
+      if (slot === 0) sets.push(backend.device.createQuerySet({ type: 'timestamp', count: 2 * SET_DISPATCHES }));
+      keys.push(kernel.key);
+      return { querySet: sets[sets.length - 1], beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 };
+    };
+    try {
+      await fn();
+      const dispatches: DispatchTime[] = [];
+      for (const [s, set] of sets.entries()) {
+        const first = s * SET_DISPATCHES, count = Math.min(SET_DISPATCHES, keys.length - first);
+        const stamps = await backend.readTimestamps(set, 2 * count);
+        for (let i = 0; i < count; i++) dispatches.push({ key: keys[first + i], ms: Number(stamps[2 * i + 1] - stamps[2 * i]) / 1e6 });
+      }
+      return { method: 'timestamp', dispatches };
+    } finally {
+      backend.profiler = null;
+      for (const set of sets) set.destroy();
+    }
+  }
+  const records: ((pass: GPUComputePassEncoder) => void)[] = [];
+  backend.profiler = (kernel, record) => {
+    keys.push(kernel.key);
+    records.push(record);
+    return undefined;
+  };
+  try {
+    await fn();
+  } finally {
+    backend.profiler = null;
+  }
+  const dispatches: DispatchTime[] = [];
+  for (const [i, record] of records.entries()) {
+    const encoder = backend.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    record(pass);
+    pass.end();
+    const start = performance.now();
+    backend.device.queue.submit([encoder.finish()]);
+    await gentle(backend.device.queue.onSubmittedWorkDone());
+    dispatches.push({ key: keys[i], ms: performance.now() - start });
+  }
+  await backend.sync();
+  return { method: 'wall', dispatches };
 }

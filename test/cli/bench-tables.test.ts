@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import type { CacheBenchResult } from '../../bench/cache.js';
 import type { CpuBenchResult } from '../../bench/cpu.js';
 import type { KernelBenchResult } from '../../bench/kernels.js';
-import { formatCacheTable, formatCpuTable, formatKernelTable } from '../../cli/bench-tables.js';
+import type { ProfileBenchResult } from '../../bench/profile.js';
+import { formatCacheTable, formatCpuTable, formatKernelTable, formatProfileTable } from '../../cli/bench-tables.js';
 
 const cpu: CpuBenchResult = {
   machine: { cores: 2, threads: 2, node: 'v20.0.0', kernels: 'simd (f32x4 mul+add)', peers: { 'tfjs-cpu': '@tensorflow/tfjs-backend-cpu 4.22.0' } },
@@ -93,6 +94,19 @@ test('cache: one aligned row per method and interval; an ablation row names its 
   assert.match(lines[4], /^l2p\[5\]\s+10\s+12\s+4\.17\s+4\.36\s+29\.69\s+0\.977\s+0\.0748$/);
   assert.is(lines[3].length, lines[4].length);
   assert.is(lines.at(-1), 'SSIM: Wang');
+});
+
+test('profile: the forward and the dispatches\' sum, how they were timed, one row per kernel', () => {
+  const r: ProfileBenchResult = {
+    model: 'DiT-S/2', backend: 'webgpu', batch: 2, runs: 3, timing: 'timestamp', forward_s: 0.4123, dispatch_ms: 380.25, dispatches: 150,
+    rows: [{ kernel: 'matmul.subgroup', dispatches: 65, ms: 290.5, pct: 76.4 }, { kernel: 'layerNorm', dispatches: 25, ms: 9.75, pct: 2.56 }],
+  };
+  const lines = formatProfileTable(r).split('\n');
+  assert.is(lines[0], 'DiT-S/2, batch 2, webgpu: forward 412.3 ms unprofiled (median of 3); 150 dispatches sum to 380.3 ms (each dispatch\'s median over 3 profiled forwards)');
+  assert.is(lines[1], 'timing: GPU timestamps, one compute pass per dispatch');
+  assert.match(lines[2], /^kernel\s+dispatches\s+total ms\s+% of forward$/);
+  assert.match(lines[4], /^matmul\.subgroup\s+65\s+290\.50\s+76\.4%$/);
+  assert.match(lines[5], /^layerNorm\s+25\s+9\.75\s+2\.6%$/);
 });
 
 test.run();

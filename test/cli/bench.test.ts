@@ -7,9 +7,9 @@ import { capture, expectUserErrors } from './harness.js';
 
 test('a missing or unknown suite, a flag of another suite, a bad count: one line each', async () => {
   await expectUserErrors([
-    [['bench'], /name a benchmark suite first: ditto bench cpu, kernels, models, forward or cache/],
+    [['bench'], /name a benchmark suite first: ditto bench cpu, kernels, models, forward, profile or cache/],
     [['bench', '--json'], /name a benchmark suite first/],
-    [['bench', 'gpu'], /unknown benchmark suite "gpu": ditto bench cpu, kernels, models, forward or cache/],
+    [['bench', 'gpu'], /unknown benchmark suite "gpu": ditto bench cpu, kernels, models, forward, profile or cache/],
     [['bench', 'toString'], /unknown benchmark suite "toString"/],
     [['bench', 'cpu', '--seeds', '3'], /Unknown option '--seeds'/],
     [['bench', 'kernels', '--no-torch'], /Unknown option '--no-torch'/],
@@ -22,6 +22,8 @@ test('a missing or unknown suite, a flag of another suite, a bad count: one line
     [['bench', 'forward', '--model', 'DiT-S/2', '--size', '7'], /--size 7: a patch-2 DiT needs an even latent side/],
     [['bench', 'forward', '--model', 'DiT-S/2', '--batch', '0'], /--batch must be a positive integer/],
     [['bench', 'forward', '--model', '/nonexistent.safetensors'], /nonexistent\.safetensors/],
+    [['bench', 'profile'], /bench profile needs --model/],
+    [['bench', 'profile', '--model', 'DiT-S/2', '--runs', '0'], /--runs must be a positive integer/],
   ]);
 });
 
@@ -33,6 +35,18 @@ test('bench forward --json: one forward of a preset timed, every run reported', 
   const sorted = [...r.runs_s].sort((a: number, b: number) => a - b);
   assert.is(r.median_s, (sorted[1] + sorted[2]) / 2);
   assert.ok(sorted[0] > 0);
+});
+
+test('bench profile --json: the ops of one preset forward grouped, shares summing to 100%', async () => {
+  const { io, out } = capture();
+  assert.is(await main(['bench', 'profile', '--model', 'DiT-S/2', '--size', '4', '--batch', '2', '--runs', '2', '--backend', 'cpu', '--json'], io), 0);
+  const r = JSON.parse(out[0]);
+  assert.equal([r.model, r.backend, r.batch, r.runs, r.timing], ['DiT-S/2', 'cpu', 2, 2, 'op-wall']);
+  const linear = r.rows.find((x: { kernel: string }) => x.kernel === 'linear');
+  // DiT-S/2: 12 blocks of adaLN, qkv, proj, fc1, fc2; patch embedding, two time-MLP layers, final adaLN and linear.
+  assert.is(linear.dispatches, 12 * 5 + 5);
+  const pct = r.rows.reduce((a: number, x: { pct: number }) => a + x.pct, 0);
+  assert.ok(Math.abs(pct - 100) < 1e-9, `shares sum to ${pct}`);
 });
 
 test.run();
