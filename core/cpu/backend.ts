@@ -12,7 +12,7 @@ import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/conv.js';
 import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
-import { matmulVariant } from '../../kernels/cpu/wasm/matmul.js';
+import { matmulVariant, packedPanelsLength } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
 import { envVar } from '../host.js';
 import { sharedBuffer, ThreadPool } from './threads.js';
@@ -75,6 +75,13 @@ export class CpuBackend implements Backend {
    */
   private readonly free = new Map<number, ArrayBufferLike[]>();
   private freeBytes = 0;
+  /**
+   * The simd linear's weights packed into panels (kernels/cpu/wasm/matmul.ts), by the storage of the
+   * weight they were packed from: weights do not change between calls, so each is packed once, not on
+   * every call, and its panels go back to the pool when its storage does. `n`, `k`: the shape they
+   * were packed at (a reshaped view of the same storage packs anew).
+   */
+  private readonly packed = new Map<Storage, { n: number; k: number; panels: Float32Array }>();
 
   readonly kernels: CpuKernels;
 
@@ -84,12 +91,24 @@ export class CpuBackend implements Backend {
     this.pool = new ThreadPool(threads);
   }
 
-  private empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    const bytes = numel(shape) * 4;
+  /** A shared buffer of `bytes`, from the pool of released ones where one fits exactly. */
+  private buffer(bytes: number): ArrayBufferLike {
     const reused = this.free.get(bytes)?.pop();
     if (reused) this.freeBytes -= bytes;
     // Every op writes all of its output, so a reused buffer needs no clearing.
-    const buffer = reused ?? sharedBuffer(bytes);
+    return reused ?? sharedBuffer(bytes);
+  }
+
+  private recycle(buffer: ArrayBufferLike): void {
+    if (this.freeBytes + buffer.byteLength > POOL_BYTES) return;
+    const list = this.free.get(buffer.byteLength) ?? [];
+    list.push(buffer);
+    this.free.set(buffer.byteLength, list);
+    this.freeBytes += buffer.byteLength;
+  }
+
+  private empty(shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    const buffer = this.buffer(numel(shape) * 4);
     return new Tensor(this, shape, dtype, new CpuStorage(dtype === 'f32' ? new Float32Array(buffer) : new Int32Array(buffer)));
   }
 
@@ -104,12 +123,24 @@ export class CpuBackend implements Backend {
   }
 
   release(storage: Storage): void {
-    const buffer = (storage as CpuStorage).data.buffer;
-    if (this.freeBytes + buffer.byteLength > POOL_BYTES) return;
-    const list = this.free.get(buffer.byteLength) ?? [];
-    list.push(buffer);
-    this.free.set(buffer.byteLength, list);
-    this.freeBytes += buffer.byteLength;
+    this.recycle((storage as CpuStorage).data.buffer);
+    const packed = this.packed.get(storage);
+    if (packed) {
+      this.packed.delete(storage);
+      this.recycle(packed.panels.buffer);
+    }
+  }
+
+  /** w [N, K] packed into the simd kernel's panels, packed on its first use (on every thread). */
+  private panels(w: Tensor): Float32Array {
+    const [n, k] = w.shape;
+    const have = this.packed.get(w.storage);
+    if (have && have.n === n && have.k === k) return have.panels;
+    if (have) this.recycle(have.panels.buffer);
+    const panels = new Float32Array(this.buffer(packedPanelsLength(n, k) * 4));
+    this.pool.run('packPanels', { w: f32(w), n, k, panels }, Math.ceil(n / 8), 1, Math.ceil(65536 / Math.max(1, 8 * k)));
+    this.packed.set(w.storage, { n, k, panels });
+    return panels;
   }
 
   linear(x: Tensor, w: Tensor, bias: Tensor | null, act: Activation): Tensor {
@@ -119,7 +150,7 @@ export class CpuBackend implements Backend {
     const args = { x: f32(x), w: f32(w), bias: bias ? f32(bias) : null, y: f32(y), m, k, n, act };
     // Split by output columns in blocks of 4 (simd: 8, its register block); a thread needs enough work
     // to pay for waking it (simd: 8x more, as it does the same work about 8x faster).
-    if (this.kernels === 'simd') this.pool.run('linearSimd', args, n, 8, Math.ceil(131072 / Math.max(1, m * k)) * 8);
+    if (this.kernels === 'simd') this.pool.run('linearSimd', { ...args, panels: this.panels(w) }, n, 8, Math.ceil(131072 / Math.max(1, m * k)) * 8);
     else this.pool.run('linear', args, n, 4, Math.ceil(16384 / Math.max(1, m * k)) * 4);
     return y;
   }

@@ -5,11 +5,12 @@
 import { attentionRows, type AttentionArgs } from './attention.js';
 import { conv2dBlocks, type Conv2dArgs } from './conv.js';
 import { linearColumns, type LinearArgs } from './matmul.js';
-import { linearColumnsSimd } from './wasm/matmul.js';
+import { linearColumnsSimd, packPanelRange, type PanelArgs, type SimdLinearArgs } from './wasm/matmul.js';
 
 export const parallelKernels = {
   linear: (args: LinearArgs, start: number, end: number) => linearColumns(args, start, end),
-  linearSimd: (args: LinearArgs, start: number, end: number) => linearColumnsSimd(args, start, end),
+  linearSimd: (args: SimdLinearArgs, start: number, end: number) => linearColumnsSimd(args, start, end),
+  packPanels: (args: PanelArgs, start: number, end: number) => packPanelRange(args, start, end),
   attention: (args: AttentionArgs, start: number, end: number) => attentionRows(args, start, end),
   conv2d: (args: Conv2dArgs, start: number, end: number) => conv2dBlocks(args, start, end),
 };

@@ -18,7 +18,10 @@
 // module's own memory, padding N to a multiple of 8 and M to 4 with zeros (a zero row or column only
 // produces outputs that are not copied back), and the bias into a zero-padded vector the
 // accumulators start from. Then the SIMD code has no edge cases at all: every size that
-// does not divide the blocks is handled by the copies, in TypeScript.
+// does not divide the blocks is handled by the copies, in TypeScript. A weight's panels do not change
+// between calls, so the CPU backend packs each weight once (packPanelRange, split over its threads) and
+// keeps them with the weight's storage; a call then copies its block of panels with one memcpy
+// (TypedArray.set) instead of gathering w's rows with stride 8.
 //
 // Cache blocking. The loop order is: for each panel of w (8 x K floats, 12 KiB at K = 384: stays in
 // L1), for each strip of x (from a block of x sized to stay in L2), run the 4x8 micro-kernel over K.
@@ -196,16 +199,59 @@ function reserve(inst: Instance, floats: number): void {
   inst.heap = new Float32Array(inst.memory.buffer);
 }
 
+/** The linear's arguments, plus w already packed into panels where the caller keeps them (packedPanels). */
+export interface SimdLinearArgs extends LinearArgs {
+  /** w as panels [ceil(N/8)][K][8] (packPanels over all N columns), or null to pack per call. */
+  panels?: Float32Array | null;
+}
+
+/** Floats of w packed into panels: N padded to 8 columns. */
+export function packedPanelsLength(n: number, k: number): number {
+  return Math.ceil(n / COLS) * COLS * k;
+}
+
+/**
+ * Columns [c0, c0 + nc) of a matrix into panels [ceil(nc/8)][K][8] at out[o..], zero-padded to 8
+ * columns: column c at step kk is src[c * colStride + kk * kStride] (w [N][K]: K, 1; for the transpose
+ * of v [T][D], so that D is the column: 1, D).
+ */
+export function packPanels(src: Float32Array, colStride: number, kStride: number, K: number, c0: number, nc: number, out: Float32Array, o: number): void {
+  const padded = Math.ceil(nc / COLS) * COLS;
+  // Only the last panel has padding columns.
+  if (padded !== nc) out.fill(0, o + (padded - COLS) * K, o + padded * K);
+  for (let c = 0; c < nc; c++) {
+    let s = (c0 + c) * colStride;
+    let dst = o + (c - (c % COLS)) * K + (c % COLS);
+    for (let kk = 0; kk < K; kk++, dst += COLS, s += kStride) out[dst] = src[s];
+  }
+}
+
+/** What the thread pool splits when it packs a weight's panels once (work items: panels). */
+export interface PanelArgs {
+  w: Float32Array;
+  n: number;
+  k: number;
+  panels: Float32Array;
+}
+
+/** Packs panels [start, end) of w [N][K] into args.panels (laid out as packedPanelsLength says). */
+export function packPanelRange(a: PanelArgs, start: number, end: number): void {
+  const c0 = start * COLS, nc = Math.min(a.n, end * COLS) - c0;
+  if (nc > 0) packPanels(a.w, a.k, 1, a.k, c0, nc, a.panels, c0 * a.k);
+}
+
 /**
  * Computes output columns [colStart, colEnd) for every row, like linearColumns (any colStart; a
- * multiple of 8 saves padding). `variant` forces the FMA or mul+add kernel (tests).
+ * multiple of 8 saves padding, and lets prepacked panels be copied instead of packed). `variant`
+ * forces the FMA or mul+add kernel (tests).
  */
-export function linearColumnsSimd(a: LinearArgs, colStart: number, colEnd: number, variant?: MatmulVariant): void {
+export function linearColumnsSimd(a: SimdLinearArgs, colStart: number, colEnd: number, variant?: MatmulVariant): void {
   const { m: M, k: K } = a;
   if (colEnd <= colStart || M === 0) return;
   // K = 0 (y is the bias) would run the kernel's loop over K once: leave it to the reference.
   if (K === 0) return linearColumns(a, colStart, colEnd);
   const inst = getInstance(variant);
+  const prepacked = a.panels && colStart % COLS === 0 ? a.panels : null;
   const blockCols = Math.max(COLS, Math.min(MAX_BLOCK_COLS, Math.floor(W_BLOCK_FLOATS / K / COLS) * COLS));
   const blockRows = Math.max(ROWS, Math.min(MAX_BLOCK_ROWS, Math.floor(X_BLOCK_FLOATS / K / ROWS) * ROWS));
   const ncPad = Math.min(blockCols, Math.ceil((colEnd - colStart) / COLS) * COLS);
@@ -216,7 +262,10 @@ export function linearColumnsSimd(a: LinearArgs, colStart: number, colEnd: numbe
   for (let j0 = colStart; j0 < colEnd; j0 += ncPad) {
     const nc = Math.min(ncPad, colEnd - j0);
     const panels = Math.ceil(nc / COLS);
-    packW(a, inst.heap, wOff, bOff, j0, nc);
+    // Prepacked: the block's panels are one contiguous run (a copy), else gathered from w's rows.
+    if (prepacked) inst.heap.set(prepacked.subarray(j0 * K, (j0 + panels * COLS) * K), wOff);
+    else packPanels(a.w, K, 1, K, j0, nc, inst.heap, wOff);
+    packBias(a.bias, inst.heap, bOff, j0, nc);
     for (let i0 = 0; i0 < M; i0 += mcPad) {
       const mc = Math.min(mcPad, M - i0);
       const strips = Math.ceil(mc / ROWS);
@@ -227,17 +276,9 @@ export function linearColumnsSimd(a: LinearArgs, colStart: number, colEnd: numbe
   }
 }
 
-/** w rows [j0, j0 + nc) into panels [nc/8][K][8] and the bias into [nc], zero-padded to 8 columns. */
-function packW(a: LinearArgs, heap: Float32Array, wOff: number, bOff: number, j0: number, nc: number): void {
-  const { w, bias, k: K } = a;
+/** bias[j0, j0 + nc) into heap[bOff..], zero-padded to 8 columns (all zeros without a bias). */
+function packBias(bias: Float32Array | null, heap: Float32Array, bOff: number, j0: number, nc: number): void {
   const padded = Math.ceil(nc / COLS) * COLS;
-  // Only the last panel has padding columns.
-  if (padded !== nc) heap.fill(0, wOff + (padded - COLS) * K, wOff + padded * K);
-  for (let c = 0; c < nc; c++) {
-    const src = (j0 + c) * K;
-    let dst = wOff + (c - (c % COLS)) * K + (c % COLS);
-    for (let kk = 0; kk < K; kk++, dst += COLS) heap[dst] = w[src + kk];
-  }
   if (bias) heap.set(bias.subarray(j0, j0 + nc), bOff);
   heap.fill(0, bias ? bOff + nc : bOff, bOff + padded);
 }

@@ -49,6 +49,35 @@ test('linear on 2 threads: the simd kernels equal the TypeScript ones at DiT sha
   }
 });
 
+test('simd linear packs a weight once and keeps the panels with its storage: reuse, a reshaped view, a released and reused buffer', async () => {
+  if (!simd) return;
+  const ts = new CpuBackend(2, 'ts'), wasm = new CpuBackend(2, 'simd');
+  try {
+    const [m, k, n] = [9, 24, 40];
+    const x = randn(m * k, 1), w1 = randn(n * k, 2), w2 = randn(n * k, 3);
+    const expectSame = async (got: Float32Array, want: Float32Array, what: string) => {
+      const err = maxRelErr(got, want);
+      assert.ok(err <= 1e-5, `${what}: relative error ${err.toExponential(2)}`);
+    };
+    const linear = async (be: CpuBackend, xs: Float32Array, ws: Float32Array, wShape: [number, number]) =>
+      (await op.linear(be.upload(xs, [m, wShape[1]], 'f32'), be.upload(ws, wShape, 'f32')).read()) as Float32Array;
+    const w = wasm.upload(w1, [n, k], 'f32'), xw = wasm.upload(x, [m, k], 'f32');
+    const first = (await op.linear(xw, w).read()) as Float32Array;
+    await expectSame(first, await linear(ts, x, w1, [n, k]), 'first call');
+    await expectSame((await op.linear(xw, w).read()) as Float32Array, first, 'second call (cached panels)');
+    // The same storage as a [n / 2, 2k] weight: packed anew at that shape.
+    const x2 = randn(m * 2 * k, 4);
+    const viewed = (await op.linear(wasm.upload(x2, [m, 2 * k], 'f32'), w.reshape([n / 2, 2 * k])).read()) as Float32Array;
+    await expectSame(viewed, await linear(ts, x2, w1, [n / 2, 2 * k]), 'reshaped view');
+    // Released: its buffer (and its panels' buffer) return to the pool; a new weight reusing them is packed anew.
+    w.dispose();
+    await expectSame(await linear(wasm, x, w2, [n, k]), await linear(ts, x, w2, [n, k]), 'new weight in a reused buffer');
+  } finally {
+    await ts.pool.close();
+    await wasm.pool.close();
+  }
+});
+
 test('attention on 2 threads: the simd products equal the TypeScript ones', async () => {
   if (!simd) return;
   const ts = new CpuBackend(2, 'ts'), wasm = new CpuBackend(2, 'simd');

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import type { Activation } from '../../../../core/backend.js';
 import { maxRelErr } from '../../../../core/accuracy.js';
 import { linearColumns, type LinearArgs } from '../../../../kernels/cpu/matmul.js';
-import { detectMatmulVariant, linearColumnsSimd, matmulModule, type MatmulVariant } from '../../../../kernels/cpu/wasm/matmul.js';
+import { detectMatmulVariant, linearColumnsSimd, matmulModule, packedPanelsLength, packPanelRange, packPanels, type MatmulVariant } from '../../../../kernels/cpu/wasm/matmul.js';
 import { wasm } from '../../../../kernels/cpu/wasm/module.js';
 import { randn } from '../../../reference.js';
 
@@ -22,12 +22,24 @@ function problem(m: number, k: number, n: number, bias: boolean, act: Activation
   return { x: randn(m * k, seed), w: randn(n * k, seed + 1), bias: bias ? randn(n, seed + 2) : null, y: new Float32Array(m * n), m, k, n, act };
 }
 
-/** Runs both kernels on the same problem over columns [c0, c1) and compares every output. */
-export function expectParity(p: LinearArgs, variant: MatmulVariant, c0 = 0, c1 = p.n, what = ''): void {
+/** w [N][K] packed whole, as the CPU backend keeps a weight's panels, in two ranges as two threads would. */
+function prepack(p: LinearArgs): Float32Array {
+  const panels = new Float32Array(packedPanelsLength(p.n, p.k)).fill(NaN);
+  const count = Math.ceil(p.n / 8), half = Math.floor(count / 2);
+  packPanelRange({ w: p.w, n: p.n, k: p.k, panels }, 0, half);
+  packPanelRange({ w: p.w, n: p.n, k: p.k, panels }, half, count);
+  return panels;
+}
+
+/**
+ * Runs both kernels on the same problem over columns [c0, c1) and compares every output; `prepacked`:
+ * the simd kernel is given w's panels packed once (copied where c0 is a multiple of 8, else unused).
+ */
+export function expectParity(p: LinearArgs, variant: MatmulVariant, c0 = 0, c1 = p.n, what = '', prepacked = false): void {
   const want = new Float32Array(p.m * p.n).fill(-7), got = new Float32Array(p.m * p.n).fill(-7);
   linearColumns({ ...p, y: want }, c0, c1);
-  linearColumnsSimd({ ...p, y: got }, c0, c1, variant);
-  const label = `${p.m}x${p.k}x${p.n} bias=${p.bias !== null} ${p.act} cols ${c0}..${c1} fma=${variant.fma} ${what}`;
+  linearColumnsSimd({ ...p, y: got, panels: prepacked ? prepack(p) : null }, c0, c1, variant);
+  const label = `${p.m}x${p.k}x${p.n} bias=${p.bias !== null} ${p.act} cols ${c0}..${c1} fma=${variant.fma} prepacked=${prepacked} ${what}`;
   assert.ok(got.every(Number.isFinite), `${label}: non-finite values`);
   const err = maxRelErr(got, want);
   assert.ok(err <= TOL, `${label}: relative error ${err.toExponential(2)} > ${TOL}`);
@@ -54,7 +66,7 @@ for (const variant of variants) {
         for (const n of sizes) {
           // Bias and activation cycle so every combination meets every size class.
           const act = (['none', 'gelu', 'silu'] as const)[i % 3];
-          expectParity(problem(m, k, n, i % 2 === 0, act), variant);
+          expectParity(problem(m, k, n, i % 2 === 0, act), variant, 0, n, '', i % 4 < 2);
           i++;
         }
       }
@@ -69,7 +81,9 @@ for (const variant of variants) {
 
   test(`column ranges as the thread pool splits them, aligned or not (fma=${variant.fma})`, () => {
     const p = problem(37, 45, 70, true, 'gelu');
-    for (const [c0, c1] of [[0, 8], [8, 40], [3, 29], [40, 70], [69, 70], [5, 5]]) expectParity(p, variant, c0, c1);
+    for (const [c0, c1] of [[0, 8], [8, 40], [3, 29], [40, 70], [69, 70], [5, 5]]) {
+      for (const prepacked of [false, true]) expectParity(p, variant, c0, c1, '', prepacked);
+    }
   });
 
   test(`problems larger than one cache block of x and of w (fma=${variant.fma})`, () => {
@@ -77,8 +91,28 @@ for (const variant of variants) {
     expectParity(problem(130, 1500, 21, true, 'none'), variant, 0, 21, 'many row blocks');
     expectParity(problem(5, 3, 2100, true, 'silu'), variant, 0, 2100, 'two column blocks');
     expectParity(problem(9, 600, 1800, false, 'none'), variant, 3, 1800, 'blocks in both');
+    expectParity(problem(5, 3, 2100, true, 'silu'), variant, 0, 2100, 'two column blocks', true);
+    expectParity(problem(9, 600, 1800, false, 'none'), variant, 8, 1800, 'blocks in both', true);
   });
 }
+
+test('packPanels: panel p, step kk, lane l is column 8p + l at kk, zero past N; strides read a transposed source', () => {
+  const [n, k] = [11, 5];
+  const w = randn(n * k, 4), wT = new Float32Array(k * n);
+  for (let c = 0; c < n; c++) for (let kk = 0; kk < k; kk++) wT[kk * n + c] = w[c * k + kk];
+  const rows = new Float32Array(packedPanelsLength(n, k)).fill(NaN), cols = new Float32Array(packedPanelsLength(n, k)).fill(NaN);
+  packPanels(w, k, 1, k, 0, n, rows, 0);
+  packPanels(wT, 1, n, k, 0, n, cols, 0);
+  for (let p = 0; p < 2; p++) {
+    for (let kk = 0; kk < k; kk++) {
+      for (let l = 0; l < 8; l++) {
+        const c = 8 * p + l, at = (p * k + kk) * 8 + l;
+        assert.is(rows[at], c < n ? w[c * k + kk] : 0, `panel ${p} step ${kk} lane ${l}`);
+        assert.is(cols[at], rows[at]);
+      }
+    }
+  }
+});
 
 test('K = 0: y is the bias (after the activation)', () => {
   if (!detected) return;
