@@ -13,11 +13,11 @@ import { gramMatrices } from '../predictors/fit/gram.js';
 import { errorCount, teacherForcedLoss } from '../predictors/fit/objective.js';
 import { makeTrajectories } from '../predictors/fit/trajectories.js';
 import { reuseWeights, writeWeightsFile } from '../predictors/l2p.js';
-import { calibrationPair, generate, imagesPerChunk } from '../predictors/pipeline.js';
+import { calibrationPair, sampleCalibrationRuns } from '../predictors/pipeline.js';
 import { createBackend, parseBackend } from './backend.js';
 import { parseFlags, type CommandIo } from './flags.js';
 import { formatJson } from './json.js';
-import { cfgFromFlags, checkInputs, checkOutputs, given, hasScheduleFlags, MAX_HOST_BYTES, MAX_IMAGES, scheduleFlagSpec, scheduleFromFlags, stepsFromFlags } from './options.js';
+import { cfgFromFlags, checkInputs, checkOutputs, checkTrajectoryBytes, given, hasScheduleFlags, MAX_IMAGES, scheduleFlagSpec, scheduleFromFlags, stepsFromFlags } from './options.js';
 import { progress } from './progress.js';
 
 export const calibrateUsage = `usage: ditto calibrate [--model M.safetensors] [--trajectories 50] [--steps 50] [--cfg g]
@@ -53,38 +53,23 @@ export async function calibrateCommand(argv: string[], io: CommandIo): Promise<v
   const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
   const schedule = hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, 'paper') : undefined;
-  const size = c.channels * c.height * c.width;
-  const bytes = count * steps * size * 4;
-  if (bytes > MAX_HOST_BYTES) {
-    throw new UserError(`--trajectories ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer trajectories (the paper's ablation shows a handful is enough)`);
-  }
+  checkTrajectoryBytes(count, steps, c.channels * c.height * c.width, '--trajectories');
   const backend = await createBackend(backendChoice, io.info, { batch });
   const model = loadModel(card, backend, { heads });
 
   const started = performance.now();
-  const data = new Float32Array(count * steps * size);
   const bar = progress('calibrating', count * steps);
-  const perChunk = imagesPerChunk(model, cfgScale);
-  for (let first = 0; first < count; first += batch) {
-    const pairs = Array.from({ length: Math.min(batch, count - first) }, (_, i) => calibrationPair(first + i, c.numClasses));
-    const { outputs } = await generate({
-      model, classes: pairs.map((p) => p.cls), seeds: pairs.map((p) => p.seed), steps, cfgScale, keepOutputs: true,
-      // Progress counts image-steps: a batch larger than one chunk runs its chunks one after another.
-      onStep: (s) => bar.update((first + s.chunk * perChunk) * steps + (s.step + 1) * Math.min(perChunk, pairs.length - s.chunk * perChunk)),
-    });
-    outputs!.forEach((out, s) => {
-      for (let b = 0; b < pairs.length; b++) data.set(out.subarray(b * size, (b + 1) * size), ((first + b) * steps + s) * size);
-    });
-    if (!process.stderr.isTTY) io.info(`calibration trajectories ${first + pairs.length}/${count}`);
-  }
+  const { trajectories: data, shape } = await sampleCalibrationRuns({
+    model, count, steps, cfgScale, batch, onProgress: (done) => bar.update(done),
+    onRuns: (runs) => { if (!bar.shown) io.info(`calibration trajectories ${runs}/${count}`); },
+  });
   bar.stop();
   const sampled = performance.now();
 
-  const shape = [count, steps, c.channels, c.height, c.width];
   const traj = makeTrajectories(data, shape, 'calibration');
   if (save) writeSafetensors(save, { trajectories: { dtype: 'F32', shape, data } }, { model: card.path, cfg_scale: String(cfgScale), seed_base: String(calibrationPair(0, 1).seed) });
   const { total: g } = gramMatrices(traj);
-  const n = errorCount(count, steps, size);
+  const n = errorCount(count, steps, traj.size);
   const { weights, details } = fitWeights(g, steps, n, { method, schedule });
   writeWeightsFile(outPath, weights);
   const summary = {

@@ -16,6 +16,7 @@ import { decodeCommand, decodeUsage } from './decode.js';
 import { demoCommand, demoUsage } from './demo.js';
 import { forwardCommand, forwardUsage } from './forward.js';
 import { sampleCommand, sampleUsage } from './sample.js';
+import { searchCommand, searchUsage } from './search.js';
 import { predictCommand, predictUsage } from './predict.js';
 import { webCommand, webUsage } from './web.js';
 
@@ -27,6 +28,7 @@ const commands: Record<string, { run: (argv: string[], io: CommandIo) => Promise
   decode: { run: decodeCommand, usage: decodeUsage, summary: 'latents to images with a Stable Diffusion VAE decoder' },
   predict: { run: predictCommand, usage: predictUsage, summary: 'roll a caching method (fora, taylorseer, foca, l2p) out over a saved trajectory' },
   calibrate: { run: calibrateCommand, usage: calibrateUsage, summary: 'sample full-compute trajectories and fit L2P for a model' },
+  search: { run: searchCommand, usage: searchUsage, summary: 'choose which steps run the model for a caching method, from data' },
   fit: { run: fitCommand, usage: fitUsage, summary: 'learn an L2P weight matrix from full-compute trajectories' },
   analyze: { run: analyzeCommand, usage: analyzeUsage, summary: 'prove the forecasting formulas are linear predictors (exact arithmetic)' },
   web: { run: webCommand, usage: webUsage, summary: 'serve the page: the same engine on the browser\'s WebGPU, on 127.0.0.1' },

@@ -126,6 +126,14 @@ export function checkImageCount(images: number, how: string): void {
   if (images > MAX_IMAGES) throw new UserError(`${how} asks for ${images} images; one command draws at most ${MAX_IMAGES}: split the work over several runs`);
 }
 
+/** Refuses keeping `count` runs of every step's output when they would not fit MAX_HOST_BYTES. */
+export function checkTrajectoryBytes(count: number, steps: number, size: number, flag: string): void {
+  const bytes = count * steps * size * 4;
+  if (bytes > MAX_HOST_BYTES) {
+    throw new UserError(`${flag} ${count} of ${steps} steps would hold ${(bytes / 2 ** 30).toFixed(1)} GiB of outputs; at most ${MAX_HOST_BYTES / 2 ** 30} GiB: use fewer runs (the paper's ablation shows a handful is enough)`);
+  }
+}
+
 /** --seed s for `count` images drawn from seeds s..s+count-1, all within 32 bits. */
 export function seedFromFlags(flags: Flags, count: number): number {
   const seed = flags.integer('seed', { min: 0, max: MAX_SEED }) ?? 0;

@@ -4,9 +4,11 @@
 import { UserError } from '../core/errors.js';
 import { FocaPredictor } from './foca.js';
 import { ForaPredictor } from './fora.js';
+import { fitDirect } from './fit/direct.js';
+import type { Gram } from './fit/gram.js';
 import { L2PPredictor, validateWeights, type Weights } from './l2p.js';
 import type { Predictor } from './predictor.js';
-import { explicitSchedule, paperSchedule, taylorSeerSchedule, type Schedule } from './schedule.js';
+import { explicitSchedule, paperSchedule, PAPER_SCHEDULES, PAPER_STEPS, taylorSeerSchedule, type Schedule } from './schedule.js';
 import { TaylorSeerPredictor } from './taylorseer.js';
 
 export const METHODS = ['fora', 'taylorseer', 'foca', 'l2p'] as const;
@@ -52,11 +54,56 @@ export function createPredictor(spec: PredictorSpec, steps: number): Predictor {
   }
 }
 
+/**
+ * The methods the cache benchmark and the schedule search compare: the sampling methods, plus
+ * l2p-direct (ours): an L2P matrix refitted in closed form for each schedule (fit/direct.ts).
+ */
+export const CACHE_METHODS = [...METHODS, 'l2p-direct'] as const;
+export type CacheMethod = (typeof CACHE_METHODS)[number];
+
+/** What a method's predictor is made from besides the schedule: L2P's matrix, l2p-direct's Gram matrix. */
+export interface MethodData {
+  weights?: Weights;
+  gram?: Gram;
+}
+
+/** The L2P matrix `method` forecasts with on `schedule`; none for the fixed formulas. */
+export function scheduledWeights(method: CacheMethod, schedule: Schedule, data: MethodData): Weights | undefined {
+  if (method === 'l2p-direct') {
+    if (!data.gram) throw new Error('l2p-direct: no Gram matrix to fit from');
+    return fitDirect(data.gram, schedule.steps, schedule);
+  }
+  return method === 'l2p' ? data.weights : undefined;
+}
+
+/** A fresh predictor of `method` for one run on `schedule` (l2p-direct fits its matrix to the schedule). */
+export function scheduledPredictor(method: CacheMethod, schedule: Schedule, data: MethodData): Predictor {
+  return createPredictor({ method: method === 'l2p-direct' ? 'l2p' : method, weights: scheduledWeights(method, schedule, data) }, schedule.steps);
+}
+
 export type ScheduleKind = 'paper' | 'taylorseer';
 
 /** L2P was tuned on the paper's schedules; the fixed formulas come with TaylorSeer's. */
-export function defaultScheduleKind(method: Method): ScheduleKind {
-  return method === 'l2p' ? 'paper' : 'taylorseer';
+export function defaultScheduleKind(method: Method | CacheMethod): ScheduleKind {
+  return method === 'l2p' || method === 'l2p-direct' ? 'paper' : 'taylorseer';
+}
+
+/**
+ * The official schedule of `method`'s kind with exactly `fullSteps` full steps, if there is one: the
+ * baseline a searched schedule must beat (paper N=5/7/10: 11/9/7 full steps; TaylorSeer N=5/7/10 at 50
+ * steps: 12/9/7).
+ */
+export function officialSchedule(method: CacheMethod, fullSteps: number, steps: number): Schedule | undefined {
+  if (defaultScheduleKind(method) === 'paper') {
+    if (steps !== PAPER_STEPS) return undefined;
+    const n = Object.keys(PAPER_SCHEDULES).map(Number).find((k) => PAPER_SCHEDULES[k]!.length === fullSteps);
+    return n === undefined ? undefined : paperSchedule(n, steps);
+  }
+  for (let n = 1; n < steps; n++) {
+    const s = taylorSeerSchedule(n, steps);
+    if (s.fullSteps.length === fullSteps) return s;
+  }
+  return undefined;
 }
 
 interface ScheduleChoice {

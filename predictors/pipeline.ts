@@ -28,6 +28,44 @@ export function calibrationPair(i: number, numClasses: number): { cls: number; s
   return { cls: i % numClasses, seed: CALIBRATION_SEED_BASE + i };
 }
 
+export interface CalibrationRuns {
+  /** [count, steps, C, H, W]: every step's (guided) model output of each run */
+  trajectories: Float32Array;
+  /** [count, C, H, W]: each run's final sample */
+  samples: Float32Array;
+  shape: number[];
+}
+
+/**
+ * Full-compute runs of the first `count` calibration pairs, `batch` at a time, keeping every step's
+ * output: what `calibrate` fits L2P from and what `search` scores schedules against. `onProgress`
+ * counts image-steps done, out of count x steps; `onRuns` the runs finished, after each batch.
+ */
+export async function sampleCalibrationRuns(o: {
+  model: OpenedModel; count: number; steps: number; cfgScale: number; batch: number;
+  onProgress?: (imageSteps: number) => void; onRuns?: (runs: number) => void;
+}): Promise<CalibrationRuns> {
+  const c = o.model.model.info;
+  const size = c.channels * c.height * c.width;
+  const trajectories = new Float32Array(o.count * o.steps * size);
+  const samples = new Float32Array(o.count * size);
+  const perChunk = imagesPerChunk(o.model, o.cfgScale);
+  for (let first = 0; first < o.count; first += o.batch) {
+    const pairs = Array.from({ length: Math.min(o.batch, o.count - first) }, (_, i) => calibrationPair(first + i, c.numClasses));
+    const run = await generate({
+      model: o.model, classes: pairs.map((p) => p.cls), seeds: pairs.map((p) => p.seed), steps: o.steps, cfgScale: o.cfgScale, keepOutputs: true,
+      // A batch larger than one chunk runs its chunks one after another.
+      onStep: (s) => o.onProgress?.((first + s.chunk * perChunk) * o.steps + (s.step + 1) * Math.min(perChunk, pairs.length - s.chunk * perChunk)),
+    });
+    run.outputs!.forEach((out, s) => {
+      for (let b = 0; b < pairs.length; b++) trajectories.set(out.subarray(b * size, (b + 1) * size), ((first + b) * o.steps + s) * size);
+    });
+    samples.set(run.samples, first * size);
+    o.onRuns?.(first + pairs.length);
+  }
+  return { trajectories, samples, shape: [o.count, o.steps, c.channels, c.height, c.width] };
+}
+
 export interface GenerateOptions {
   model: OpenedModel;
   classes: readonly number[];

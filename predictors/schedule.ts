@@ -31,7 +31,8 @@ export const PAPER_SCHEDULES: Readonly<Record<number, readonly number[]>> = {
   16: [0, 1, 2, 4, 16, 32],
 };
 
-const PAPER_STEPS = 50;
+/** The step count the paper's schedules are made for. */
+export const PAPER_STEPS = 50;
 
 function make(steps: number, fullSteps: readonly number[], label: string): Schedule {
   const set = new Set(fullSteps);
@@ -99,4 +100,9 @@ export function parseStepList(text: string, what = '--full-steps'): number[] {
 /** The FLOP saving of a schedule: steps / full steps (50/11 = 4.55x for paper N=5). */
 export function speedup(schedule: Schedule): number {
   return schedule.steps / schedule.fullSteps.length;
+}
+
+/** The schedule as one character a step, '#' where the model runs and '.' where it is forecast. */
+export function strip(schedule: Schedule): string {
+  return Array.from({ length: schedule.steps }, (_, s) => (schedule.isFull(s) ? '#' : '.')).join('');
 }
