@@ -175,7 +175,7 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<void
   const seconds = (performance.now() - started) / 1000;
   writeScheduleFile(outPath, {
     full_steps: result.best.fullSteps, method, steps, score_db: result.best.score,
-    model: card.path, cfg_scale: cfgScale, calibration_seeds: [pairs[0]!.seed, pairs.at(-1)!.seed],
+    model: flags.string('model') ?? 'mnist-dit', cfg_scale: cfgScale, calibration_seeds: [pairs[0]!.seed, pairs.at(-1)!.seed],
     official: official ? { schedule: official.label, full_steps: official.fullSteps, score_db: officialScore } : null,
     evaluations: result.evaluations.length, proxy_candidates: result.proxyCandidates, seconds,
     weights: scheduledWeights(method, scheduleOf(result.best.fullSteps), { weights, gram }),
