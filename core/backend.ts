@@ -4,6 +4,7 @@
 // Every op returns a new tensor; none writes into its inputs, except flagNonFinite, which exists to
 // accumulate into a flags tensor on the device.
 
+import type { AttentionLayout } from '../kernels/attention-layout.js';
 import type { HeadSource } from './ops.js';
 import type { DType, HostArray, Storage, Tensor } from './tensor.js';
 
@@ -72,8 +73,11 @@ export interface Backend {
   gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor;
   /** Softmax over the last dim. */
   softmax(x: Tensor): Tensor;
-  /** softmax(q k^T * scale) v for q, k, v [BH, T, hd]; no mask. */
-  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor;
+  /**
+   * softmax(q k^T * scale) v per head, no mask: q, k, v read and the output written where `layout`
+   * says (kernels/attention-layout.ts); q, k, v may be one tensor (a packed projection).
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number, layout: AttentionLayout): Tensor;
   /** Rows of table [V, D] picked by ids (i32) of any shape: out [...ids.shape, D]. */
   embedding(table: Tensor, ids: Tensor): Tensor;
   /** Generalised transpose: out.shape[i] = x.shape[perm[i]]. */

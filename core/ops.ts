@@ -2,6 +2,7 @@
 // calls the backend the tensors live on; so a model written against these functions runs unchanged on
 // every backend, and a backend can assume it is given valid, contiguous input.
 
+import { packedHeads, splitHeads, type AttentionLayout } from '../kernels/attention-layout.js';
 import type { Activation } from './backend.js';
 import { broadcastShapes, sameShape, shapeString } from './shape.js';
 import type { Tensor } from './tensor.js';
@@ -186,14 +187,38 @@ export function softmax(x: Tensor): Tensor {
   return x.backend.softmax(x);
 }
 
-/** softmax(q k^T * scale) v over [BH, T, hd]. */
-export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
+/**
+ * softmax(q k^T * scale) v over [BH, T, hd]. With `mergeHeads` H, the output is [BH/H, T, H*hd], head h
+ * at features h*hd: the heads merged as the output projection takes them, without a permute.
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, scale: number, mergeHeads?: number): Tensor {
   requireF32('attention', q, k, v);
   requireSameBackend('attention', [q, k, v]);
   if (q.rank !== 3 || !sameShape(q.shape, k.shape) || !sameShape(q.shape, v.shape)) {
     fail('attention', `expected q, k, v of one shape [BH, T, hd], got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`);
   }
-  return q.backend.attention(q, k, v, scale);
+  const [bh, T, hd] = q.shape;
+  const H = mergeHeads ?? 1;
+  if (!Number.isInteger(H) || H < 1 || bh % H !== 0) fail('attention', `${bh} heads do not merge in groups of ${mergeHeads}`);
+  const heads = splitHeads(H, T, hd);
+  const layout: AttentionLayout = { batch: bh / H, heads: H, tokens: T, headDim: hd, q: heads, k: heads, v: heads, merged: mergeHeads !== undefined };
+  return q.backend.attention(q, k, v, scale, layout);
+}
+
+/**
+ * Self-attention straight from a packed projection qkv [B, T, 3*H*hd] (features [all q; all k; all v],
+ * each head contiguous: DiT's qkv Linear), its heads read in place, the output [B, T, H*hd] with heads
+ * merged: what a head split, attention and a head merge do, in one pass.
+ */
+export function attentionPacked(qkv: Tensor, heads: number, scale: number): Tensor {
+  requireF32('attentionPacked', qkv);
+  const [B, T, W] = qkv.shape;
+  if (qkv.rank !== 3 || !Number.isInteger(heads) || heads < 1 || W % (3 * heads) !== 0) {
+    fail('attentionPacked', `expected qkv [B, T, 3 * ${heads} * hd], got ${shapeString(qkv.shape)}`);
+  }
+  const D = W / 3, hd = D / heads;
+  const at = (offset: number) => packedHeads(T, W, hd, offset);
+  return qkv.backend.attention(qkv, qkv, qkv, scale, { batch: B, heads, tokens: T, headDim: hd, q: at(0), k: at(D), v: at(2 * D), merged: true });
 }
 
 /** Rows of table [V, D] picked by integer ids. */

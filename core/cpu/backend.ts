@@ -9,9 +9,11 @@ import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
+import { attentionOutput, type AttentionLayout } from '../../kernels/attention-layout.js';
 import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/conv.js';
 import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
+import { convBandRows } from '../../kernels/cpu/wasm/conv.js';
 import { matmulVariant, packedPanelsLength } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
 import { envVar } from '../host.js';
@@ -131,9 +133,12 @@ export class CpuBackend implements Backend {
     }
   }
 
-  /** w [N, K] packed into the simd kernel's panels, packed on its first use (on every thread). */
+  /**
+   * w packed into the simd kernel's panels as an [N, K] matrix (a conv weight [O, C, KH, KW]: N = O),
+   * packed on its first use (on every thread).
+   */
   private panels(w: Tensor): Float32Array {
-    const [n, k] = w.shape;
+    const n = w.shape[0], k = w.size / Math.max(1, n);
     const have = this.packed.get(w.storage);
     if (have && have.n === n && have.k === k) return have.panels;
     if (have) this.recycle(have.panels.buffer);
@@ -220,11 +225,10 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-    const [bh, tokens, headDim] = q.shape;
-    const o = this.empty(q.shape);
-    const args = { q: f32(q), k: f32(k), v: f32(v), o: f32(o), tokens, headDim, scale, simd: this.kernels === 'simd' };
-    this.pool.run('attention', args, bh * tokens, 1, 16);
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number, layout: AttentionLayout): Tensor {
+    const o = this.empty(attentionOutput(layout).shape);
+    const args = { q: f32(q), k: f32(k), v: f32(v), o: f32(o), layout, scale, simd: this.kernels === 'simd' };
+    this.pool.run('attention', args, layout.batch * layout.heads * layout.tokens, 1, 16);
     return o;
   }
 
@@ -277,8 +281,10 @@ export class CpuBackend implements Backend {
     const { oh, ow } = convOutputSize({ height, width, kernelH, kernelW, padding });
     const y = this.empty([n, outChannels, oh, ow]);
     const args: Conv2dArgs = { x: f32(x), w: f32(w), bias: bias && f32(bias), y: f32(y), channels, height, width, outChannels, kernelH, kernelW, padding };
-    // One work item per image and block of output pixels (see kernels/cpu/conv.ts).
-    this.pool.run('conv2d', args, n * Math.ceil((oh * ow) / CONV_BLOCK));
+    // One work item per image and block of output pixels (see kernels/cpu/conv.ts), or (simd) per
+    // image and band of output rows (kernels/cpu/wasm/conv.ts).
+    if (this.kernels === 'simd') this.pool.run('conv2dSimd', { ...args, panels: this.panels(w) }, n * Math.ceil(oh / convBandRows(args)));
+    else this.pool.run('conv2d', args, n * Math.ceil((oh * ow) / CONV_BLOCK));
     return y;
   }
 

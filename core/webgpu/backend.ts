@@ -19,6 +19,7 @@ import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
+import { attentionOutput, type AttentionLayout } from '../../kernels/attention-layout.js';
 import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attention.js';
 import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
 import { groupNormKernel } from '../../kernels/webgpu/groupnorm.js';
@@ -351,9 +352,9 @@ export class WebGpuBackend implements Backend {
     return this.run(softmaxKernel(x.size / dim, dim, this.caps), [x], x.shape);
   }
 
-  attention(q: Tensor, k: Tensor, v: Tensor, scale: number): Tensor {
-    const [bh, t, hd] = q.shape;
-    return this.run(attentionKernel(bh, t, hd, scale, this.caps, this.overrides.attention, this.overrides.attentionQueriesPerLane), [q, k, v], q.shape);
+  attention(q: Tensor, k: Tensor, v: Tensor, scale: number, layout: AttentionLayout): Tensor {
+    const kernel = attentionKernel(layout, scale, this.caps, this.overrides.attention, this.overrides.attentionQueriesPerLane);
+    return this.run(kernel, [q, k, v], attentionOutput(layout).shape);
   }
 
   embedding(table: Tensor, ids: Tensor): Tensor {

@@ -1,4 +1,7 @@
-// The CPU's attention: o = softmax(q k^T * scale) v for q, k, v [BH, T, hd].
+// The CPU's attention: o = softmax(q k^T * scale) v per head, q, k, v and o where the layout says
+// (kernels/attention-layout.ts: [BH, T, hd], heads read in place from a projection, or written merged).
+// Each head's k and v^T, and each block's q rows, are gathered into scratch (O(T hd) copies for
+// O(T^2 hd) FLOPs) and the output rows scattered, so the products always see contiguous rows.
 //
 // Attention is two matrix products around a row softmax, so it reuses the register-blocked linear
 // kernel (matmul.ts) for both: scores = q_blk · k^T is exactly a Linear with k as the weight, and
@@ -9,6 +12,7 @@
 // With `simd` both products run on the WebAssembly SIMD linear kernel (kernels/cpu/wasm/matmul.ts),
 // which packs k and v^T into its own memory per query block (O(T D) copies for O(64 T D) FLOPs).
 
+import { attentionOutput, type AttentionLayout, type HeadStrides } from '../attention-layout.js';
 import { linearColumns } from './matmul.js';
 import { linearColumnsSimd } from './wasm/matmul.js';
 
@@ -17,8 +21,7 @@ export interface AttentionArgs {
   k: Float32Array;
   v: Float32Array;
   o: Float32Array;
-  tokens: number;
-  headDim: number;
+  layout: AttentionLayout;
   scale: number;
   /** Run the two products on the WebAssembly SIMD kernel instead of the TypeScript one. */
   simd?: boolean;
@@ -26,22 +29,34 @@ export interface AttentionArgs {
 
 const QUERY_BLOCK = 64;
 
-/** Computes output rows [rowStart, rowEnd) of the flattened [BH * T] query rows. */
+/** Computes output rows [rowStart, rowEnd) of the flattened [BH * T] (head, query) rows. */
 export function attentionRows(a: AttentionArgs, rowStart: number, rowEnd: number): void {
-  const { q, k, v, o, tokens: T, headDim: D, scale } = a;
+  const { q, k, v, o, layout, scale } = a;
+  const { heads: H, tokens: T, headDim: D } = layout;
+  const out = attentionOutput(layout).strides;
   const linear = a.simd ? linearColumnsSimd : linearColumns;
   const scores = new Float32Array(QUERY_BLOCK * T);
-  const vT = new Float32Array(D * T);
+  const qBlock = new Float32Array(QUERY_BLOCK * D), oBlock = new Float32Array(QUERY_BLOCK * D);
+  const kHead = new Float32Array(T * D), vT = new Float32Array(D * T);
+  // Where row (head, t) of an operand starts.
+  const at = (s: HeadStrides, head: number, t: number) => s.offset + Math.floor(head / H) * s.batch + (head % H) * s.head + t * s.token;
   for (let head = Math.floor(rowStart / T); head * T < rowEnd; head++) {
-    const kv = head * T * D;
-    for (let j = 0; j < T; j++) for (let d = 0; d < D; d++) vT[d * T + j] = v[kv + j * D + d];
+    for (let j = 0; j < T; j++) {
+      const kr = at(layout.k, head, j), vr = at(layout.v, head, j);
+      for (let d = 0; d < D; d++) {
+        kHead[j * D + d] = k[kr + d];
+        vT[d * T + j] = v[vr + d];
+      }
+    }
     const first = Math.max(rowStart, head * T), last = Math.min(rowEnd, (head + 1) * T);
     for (let row = first; row < last; row += QUERY_BLOCK) {
-      const rows = Math.min(QUERY_BLOCK, last - row);
+      const rows = Math.min(QUERY_BLOCK, last - row), t0 = row - head * T;
+      for (let r = 0; r < rows; r++) qBlock.set(q.subarray(at(layout.q, head, t0 + r), at(layout.q, head, t0 + r) + D), r * D);
       const p = scores.subarray(0, rows * T);
-      linear({ x: q.subarray(row * D, (row + rows) * D), w: k.subarray(kv, kv + T * D), bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
+      linear({ x: qBlock.subarray(0, rows * D), w: kHead, bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
       for (let r = 0; r < rows; r++) softmaxRow(p, r * T, T, scale);
-      linear({ x: p, w: vT, bias: null, y: o.subarray(row * D, (row + rows) * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
+      linear({ x: p, w: vT, bias: null, y: oBlock.subarray(0, rows * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
+      for (let r = 0; r < rows; r++) o.set(oBlock.subarray(r * D, (r + 1) * D), at(out, head, t0 + r));
     }
   }
 }

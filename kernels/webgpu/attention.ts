@@ -1,4 +1,7 @@
-// Fused ("flash") attention: o = softmax(q k^T * scale) v for q, k, v [BH, T, hd], no mask.
+// Fused ("flash") attention: o = softmax(q k^T * scale) v per head, no mask. q, k, v and o are read and
+// written where kernels/attention-layout.ts says: [BH, T, hd], or heads in place in a projection's output
+// (DiT's qkv), or merged [B, T, H*hd] for the output; the address of a row is baked-in arithmetic, so
+// the layouts cost nothing over [BH, T, hd] and save the passes that would copy into and out of it.
 //
 // Unfused, attention writes the T x T score matrix to memory, reads it back for the softmax, writes
 // the probabilities and reads them again for P·V: at T = 1024 that is 4 MiB per head, four times over.
@@ -34,6 +37,7 @@
 // update by queries (4 output vec4s accumulate over all S keys in registers, each broadcast v vec4
 // serving the 4). At (32, 1024, 72) with Q = 16 the kernel ran 187 ms unblocked and 147 ms blocked.
 
+import { attentionOutput, layoutKey, type AttentionLayout, type HeadStrides } from '../attention-layout.js';
 import { f32, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
 
 export type AttentionPath = 'tiled' | 'subgroup';
@@ -47,24 +51,38 @@ function chooseAttentionPath(caps: KernelCaps): AttentionPath {
 }
 
 export function attentionKernel(
-  bh: number, tokens: number, hd: number, scale: number, caps: KernelCaps, path = chooseAttentionPath(caps), queriesPerLane?: number,
+  layout: AttentionLayout, scale: number, caps: KernelCaps, path = chooseAttentionPath(caps), queriesPerLane?: number,
 ): Kernel {
+  const bh = layout.batch * layout.heads;
   if (bh > caps.maxGridDim) throw new Error(`attention: ${bh} heads exceed the grid limit ${caps.maxGridDim}`);
-  return path === 'subgroup' ? subgroupKernel(bh, tokens, hd, scale, caps, queriesPerLane) : tiledKernel(bh, tokens, hd, scale, caps);
+  return path === 'subgroup' ? subgroupKernel(layout, scale, caps, queriesPerLane) : tiledKernel(layout, scale, caps);
 }
 
-/** Bindings, the row loaders (zero-padded vec4s) and the row store shared by both kernels. */
-function common(hd: number): { HD4: number; bindings: string; store: (c: string, value: string) => string } {
+/**
+ * Bindings, the row loaders (zero-padded vec4s) and the row store shared by both kernels. A row is
+ * (bh, t): head bh % H of batch entry bh / H, token t; its first value sits at the operand's
+ * offset + (bh / H) * batch + (bh % H) * head + t * token, in vec4s where every stride allows.
+ */
+function common(layout: AttentionLayout): { HD4: number; bindings: string; store: (c: string, value: string) => string } {
+  const { heads: H, headDim: hd } = layout;
+  const out = attentionOutput(layout).strides;
   const HD4 = Math.ceil(hd / 4);
-  const vec = hd % 4 === 0;
+  const all = [layout.q, layout.k, layout.v, out];
+  const vec = hd % 4 === 0 && all.every((s) => [s.offset, s.batch, s.head, s.token].every((x) => x % 4 === 0));
+  const unit = vec ? 4 : 1;
   const type = vec ? 'vec4<f32>' : 'f32';
-  const load = (buf: string) => vec
-    ? `fn load_${buf}(row: u32, c: u32) -> vec4<f32> { return ${buf}[row * ${u32(HD4)} + c]; }`
-    : `fn load_${buf}(row: u32, c: u32) -> vec4<f32> {
+  const start = (s: HeadStrides) => {
+    const n = (x: number) => u32(x / unit);
+    const head = H === 1 ? `bh * ${n(s.batch)}` : `(bh / ${u32(H)}) * ${n(s.batch)} + (bh % ${u32(H)}) * ${n(s.head)}`;
+    return `${n(s.offset)} + ${head} + t * ${n(s.token)}`;
+  };
+  const load = (buf: string, s: HeadStrides) => vec
+    ? `fn load_${buf}(bh: u32, t: u32, c: u32) -> vec4<f32> { return ${buf}[${start(s)} + c]; }`
+    : `fn load_${buf}(bh: u32, t: u32, c: u32) -> vec4<f32> {
   var r = vec4<f32>();
   for (var j = 0u; j < 4u; j++) {
     let d = min(c * 4u + j, ${u32(hd - 1)});
-    r[j] = select(0.0f, ${buf}[row * ${u32(hd)} + d], c * 4u + j < ${u32(hd)});
+    r[j] = select(0.0f, ${buf}[${start(s)} + d], c * 4u + j < ${u32(hd)});
   }
   return r;
 }`;
@@ -73,28 +91,30 @@ function common(hd: number): { HD4: number; bindings: string; store: (c: string,
 @group(0) @binding(1) var<storage, read> k: array<${type}>;
 @group(0) @binding(2) var<storage, read> v: array<${type}>;
 @group(0) @binding(3) var<storage, read_write> out: array<${type}>;
-${load('q')}
-${load('k')}
-${load('v')}`;
-  // Stores the vec4 `value` as vec4 `c` of row `row` (WGSL expressions), trimmed to hd.
+${load('q', layout.q)}
+${load('k', layout.k)}
+${load('v', layout.v)}
+fn out_start(bh: u32, t: u32) -> u32 { return ${start(out)}; }`;
+  // Stores the vec4 `value` as vec4 `c` of row (bh, t) (WGSL expressions), trimmed to hd.
   const store = (c: string, value: string) => vec
-    ? `out[row * ${u32(HD4)} + ${c}] = ${value};`
-    : `for (var j = 0u; j < 4u; j++) { if (${c} * 4u + j < ${u32(hd)}) { out[row * ${u32(hd)} + ${c} * 4u + j] = ${value}[j]; } }`;
+    ? `out[out_start(bh, t) + ${c}] = ${value};`
+    : `for (var j = 0u; j < 4u; j++) { if (${c} * 4u + j < ${u32(hd)}) { out[out_start(bh, t) + ${c} * 4u + j] = ${value}[j]; } }`;
   return { HD4, bindings, store };
 }
 
 /** `f(c)` for every vec4 c of a head row, one statement per line. */
 const each = (HD4: number, f: (c: number) => string, sep = '\n    '): string => Array.from({ length: HD4 }, (_, c) => f(c)).join(sep);
 
-function tiledKernel(bh: number, T: number, hd: number, scale: number, caps: KernelCaps): Kernel {
-  const { HD4, bindings, store } = common(hd);
+function tiledKernel(layout: AttentionLayout, scale: number, caps: KernelCaps): Kernel {
+  const { tokens: T, headDim: hd } = layout;
+  const { HD4, bindings, store } = common(layout);
   const BQ = Math.min(64, Math.max(8, 2 ** Math.ceil(Math.log2(T))));
   let BKV = 32;
   while (BKV > 4 && 2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) BKV /= 2;
   if (2 * BKV * HD4 * 16 > caps.maxWorkgroupStorage) throw new Error(`attention: head_dim ${hd} does not fit in workgroup memory`);
   return {
-    key: `attention.tiled|${T}x${hd}|${scale}|${BQ}/${BKV}`,
-    grid: [Math.ceil(T / BQ), bh, 1],
+    key: `attention.tiled|${T}x${hd}|${scale}|${layoutKey(layout)}|${BQ}/${BKV}`,
+    grid: [Math.ceil(T / BQ), layout.batch * layout.heads, 1],
     wgsl: () => /* wgsl */ `${bindings}
 
 const T = ${u32(T)};
@@ -106,12 +126,12 @@ var<workgroup> vt: array<vec4<f32>, ${BKV * HD4}>;
 
 @compute @workgroup_size(${BQ})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let base = wid.y * T;               // first row of this head
+  let bh = wid.y;                     // this head
   let qi = wid.x * ${u32(BQ)} + lid;  // this invocation's query
-  let qrow = base + min(qi, T - 1u);
+  let qrow = min(qi, T - 1u);
   var qv: array<vec4<f32>, ${HD4}>;
   var o: array<vec4<f32>, ${HD4}>;
-  for (var c = 0u; c < HD4; c++) { qv[c] = load_q(qrow, c) * ${f32(scale * Math.LOG2E)}; }
+  for (var c = 0u; c < HD4; c++) { qv[c] = load_q(bh, qrow, c) * ${f32(scale * Math.LOG2E)}; }
   // Running max (log2 domain) and sum. -1e30 rather than -inf: the first rescale is 2^(-huge) = 0, not NaN.
   var m = -1.0e30f;
   var l = 0.0f;
@@ -119,9 +139,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   for (var tile = 0u; tile < ${opaque(Math.ceil(T / BKV))}; tile++) {
     let t0 = tile * BKV;
     for (var e = lid; e < BKV * HD4; e += ${u32(BQ)}) {
-      let key = base + min(t0 + e / HD4, T - 1u);
-      kt[e] = load_k(key, e % HD4);
-      vt[e] = load_v(key, e % HD4);
+      let key = min(t0 + e / HD4, T - 1u);
+      kt[e] = load_k(bh, key, e % HD4);
+      vt[e] = load_v(bh, key, e % HD4);
     }
     workgroupBarrier();
     // One key at a time: the max moves rarely once a few keys are in, so the rescale is mostly skipped.
@@ -143,7 +163,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
 
   if (qi < T) {
-    let row = base + qi;
+    let t = qi;
     let inv = 1.0f / l;
     for (var c = 0u; c < HD4; c++) {
       let value = o[c] * inv;
@@ -158,10 +178,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 const KEY_BLOCK = 8;
 const QUERY_BLOCK = 4;
 
-function subgroupKernel(bh: number, T: number, hd: number, scale: number, caps: KernelCaps, queriesPerLane?: number): Kernel {
+function subgroupKernel(layout: AttentionLayout, scale: number, caps: KernelCaps, queriesPerLane?: number): Kernel {
   const S = caps.subgroupSize;
   if (!S) throw new Error('the subgroup attention needs a device with a fixed subgroup size');
-  const { HD4, bindings, store } = common(hd);
+  const { tokens: T, headDim: hd } = layout;
+  const { HD4, bindings, store } = common(layout);
   // Each lane takes Q queries, so every key row loaded and broadcast serves Q times as many FLOPs. On
   // lavapipe at (32, 1024, 72), Q = 4, 8, 16 ran 46, 56, 66 GFLOP/s. More queries mean more code to
   // compile (from cold, about 2 s for Q = 2 and 7 s for Q = 16 at head_dim 72), so the short
@@ -200,8 +221,8 @@ function subgroupKernel(bh: number, T: number, hd: number, scale: number, caps: 
     }
   }
   return {
-    key: `attention.subgroup|${T}x${hd}|${scale}|${S}x${Q}`,
-    grid: [Math.ceil(T / (S * Q)), bh, 1],
+    key: `attention.subgroup|${T}x${hd}|${scale}|${layoutKey(layout)}|${S}x${Q}`,
+    grid: [Math.ceil(T / (S * Q)), layout.batch * layout.heads, 1],
     wgsl: () => /* wgsl */ `enable subgroups;
 ${bindings}
 
@@ -213,26 +234,26 @@ const T = ${u32(T)};
 // only spill; the arithmetic in between is unrolled.
 @compute @workgroup_size(${S})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let base = wid.y * T;
+  let bh = wid.y;
   let q0 = wid.x * ${u32(S * Q)} + lane;
   let hd4 = ${opaque(HD4)};
   ${qs.map((r) => `var qa${r}: array<vec4<f32>, ${HD4}>;
-  for (var c = 0u; c < hd4; c++) { qa${r}[c] = load_q(base + min(q0 + ${r * S}u, T - 1u), c) * ${f32(scale * Math.LOG2E)}; }
+  for (var c = 0u; c < hd4; c++) { qa${r}[c] = load_q(bh, min(q0 + ${r * S}u, T - 1u), c) * ${f32(scale * Math.LOG2E)}; }
   var o${r}: array<vec4<f32>, ${HD4}>;
   var m${r} = -1.0e30f;
   var l${r} = 0.0f;`).join('\n  ')}
 
   for (var tile = 0u; tile < ${opaque(Math.ceil(T / S))}; tile++) {
     let t0 = tile * ${u32(S)};
-    let key = base + min(t0 + lane, T - 1u);
+    let key = min(t0 + lane, T - 1u);
     var ka: array<vec4<f32>, ${HD4}>;
     var va: array<vec4<f32>, ${HD4}>;
-    for (var c = 0u; c < hd4; c++) { ka[c] = load_k(key, c); va[c] = load_v(key, c); }
+    for (var c = 0u; c < hd4; c++) { ka[c] = load_k(bh, key, c); va[c] = load_v(bh, key, c); }
     ${lines.join('\n    ')}
   }
 
   ${qs.map((r) => `if (q0 + ${r * S}u < T) {
-    let row = base + q0 + ${r * S}u;
+    let t = q0 + ${r * S}u;
     let inv = 1.0f / l${r};
     for (var c = 0u; c < hd4; c++) {
       let value = o${r}[c] * inv;

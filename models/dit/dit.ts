@@ -105,15 +105,11 @@ export class DiT implements ClassModel {
 
   /**
    * Multi-head self-attention; qkv's output features are [all q; all k; all v], each head contiguous,
-   * so q, k and v are split into heads [N*H, T, hd] straight from the projection (op.attentionHeads).
+   * so attention reads the heads in place and writes them merged, [N, T, D] (op.attentionPacked).
    */
   private attention(x: Tensor, w: BlockWeights): Tensor {
-    const [N, T, D] = x.shape;
-    const H = this.config.numHeads, hd = headDim(this.config);
     const qkv = linear(x, w.qkv);
-    const [q, k, v] = [0, D, 2 * D].map((offset) => op.attentionHeads([{ x: qkv, offset, norm: null }], H, hd, null, 0));
-    const heads = op.attention(q, k, v, hd ** -0.5).reshape([N, H, T, hd]);
-    return linear(op.permute(heads, [0, 2, 1, 3]).reshape([N, T, D]), w.proj);
+    return linear(op.attentionPacked(qkv, this.config.numHeads, headDim(this.config) ** -0.5), w.proj);
   }
 
   private finalLayer(x: Tensor, cSilu: Tensor): Tensor {

@@ -104,12 +104,10 @@ export class Flux {
    */
   private attention(streams: { qkv: Tensor; queryNorm: Tensor; keyNorm: Tensor }[], pe: Tensor): Tensor {
     const c = this.config, D = c.hiddenSize, H = c.numHeads, hd = headDim(c);
-    const B = streams[0].qkv.shape[0], T = streams.reduce((a, s) => a + s.qkv.shape[1], 0);
     const q = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: 0, norm: s.queryNorm })), H, hd, pe, EPS);
     const k = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: D, norm: s.keyNorm })), H, hd, pe, EPS);
     const v = op.attentionHeads(streams.map((s) => ({ x: s.qkv, offset: 2 * D, norm: null })), H, hd, null, EPS);
-    const out = op.attention(q, k, v, hd ** -0.5);
-    return op.permute(out.reshape([B, H, T, hd]), [0, 2, 1, 3]).reshape([B, T, D]);
+    return op.attention(q, k, v, hd ** -0.5, H);
   }
 
   private doubleBlock(img: Tensor, txt: Tensor, vecSilu: Tensor, pe: Tensor, w: { img: StreamWeights; txt: StreamWeights }): [Tensor, Tensor] {

@@ -90,11 +90,9 @@ export class QwenImage {
    */
   private attention(streams: { x: Tensor; w: StreamWeights }[], pe: Tensor): Tensor {
     const c = this.config, H = c.numHeads, hd = headDim(c);
-    const B = streams[0].x.shape[0], T = streams.reduce((a, s) => a + s.x.shape[1], 0);
     const heads = (proj: (w: StreamWeights) => Linear, norm: ((w: StreamWeights) => Tensor) | null) =>
       op.attentionHeads(streams.map((s) => ({ x: linear(s.x, proj(s.w)), offset: 0, norm: norm && norm(s.w) })), H, hd, norm && pe, EPS);
-    const out = op.attention(heads((w) => w.q, (w) => w.normQ), heads((w) => w.k, (w) => w.normK), heads((w) => w.v, null), hd ** -0.5);
-    return op.permute(out.reshape([B, H, T, hd]), [0, 2, 1, 3]).reshape([B, T, H * hd]);
+    return op.attention(heads((w) => w.q, (w) => w.normQ), heads((w) => w.k, (w) => w.normK), heads((w) => w.v, null), hd ** -0.5, H);
   }
 
   private block(img: Tensor, txt: Tensor, tembSilu: Tensor, pe: Tensor, w: { img: StreamWeights; txt: StreamWeights }): [Tensor, Tensor] {

@@ -190,6 +190,22 @@ for (const be of backends) {
     });
   }
 
+  test(name('attention with heads merged, and packed: exactly the split, attend, permute path'), async () => {
+    const [B, H, T, hd] = [2, 3, 37, 8], D = H * hd;
+    const qkv = up(randn(B * T * 3 * D, 5), [B, T, 3 * D]);
+    const [q, k, v] = [0, D, 2 * D].map((offset) => op.attentionHeads([{ x: qkv, offset, norm: null }], H, hd, null, 0));
+    const split = op.attention(q, k, v, 0.3);
+    const permuted = await values(op.permute(split.reshape([B, H, T, hd]), [0, 2, 1, 3]));
+    const merged = op.attention(q, k, v, 0.3, H);
+    assert.equal(merged.shape, [B, T, D]);
+    assert.equal(await values(merged), permuted);
+    const packed = op.attentionPacked(qkv, H, 0.3);
+    assert.equal(packed.shape, [B, T, D]);
+    assert.equal(await values(packed), permuted);
+    assert.throws(() => op.attention(q, k, v, 0.3, 4), /6 heads do not merge in groups of 4/);
+    assert.throws(() => op.attentionPacked(qkv, 5, 0.3), /expected qkv \[B, T, 3 \* 5 \* hd\], got \[2, 37, 72\]/);
+  });
+
   test(name('embedding'), async () => {
     const table = randn(5 * 3, 1);
     const ids = be.upload(Int32Array.from([4, 0, 2]), [3], 'i32');

@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { maxRelErr } from '../../../core/accuracy.js';
+import { splitHeads } from '../../../kernels/attention-layout.js';
 import { attentionRows, type AttentionArgs } from '../../../kernels/cpu/attention.js';
 import { matmulVariant } from '../../../kernels/cpu/wasm/matmul.js';
 import { randn } from '../../reference.js';
@@ -13,7 +14,9 @@ test('simd equals ts: T, D of 1, 3, 17, 64, 70, 130 over 2 heads, whole and spli
   if (!matmulVariant()) return;
   for (const [heads, T, D] of [[2, 1, 1], [2, 3, 5], [2, 17, 64], [2, 70, 17], [1, 130, 64], [3, 64, 8]]) {
     const n = heads * T * D;
-    const args: AttentionArgs = { q: randn(n, T), k: randn(n, T + 1), v: randn(n, T + 2), o: new Float32Array(n), tokens: T, headDim: D, scale: 1 / Math.sqrt(D) };
+    const s = splitHeads(1, T, D);
+    const layout = { batch: heads, heads: 1, tokens: T, headDim: D, q: s, k: s, v: s, merged: false };
+    const args: AttentionArgs = { q: randn(n, T), k: randn(n, T + 1), v: randn(n, T + 2), o: new Float32Array(n), layout, scale: 1 / Math.sqrt(D) };
     const rows = heads * T;
     for (const cuts of [[0, rows], [0, Math.floor(rows / 3), rows]]) {
       const want = new Float32Array(n), got = new Float32Array(n);

@@ -1,9 +1,11 @@
 // kernels/webgpu/attention.ts against the CPU backend, on both paths: head_dim 16, 32, 64, 72 and 6 (not a
-// multiple of 4), token counts of 1, below one tile, not dividing the tile, and several tiles.
+// multiple of 4), token counts of 1, below one tile, not dividing the tile, and several tiles; and the
+// other layouts: heads merged in the output, q, k, v read in place from a packed projection.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as op from '../../../core/ops.js';
+import { splitHeads } from '../../../kernels/attention-layout.js';
 import { attentionKernel, type AttentionPath } from '../../../kernels/webgpu/attention.js';
 import { expectParity, kernelBackends, rand, withOverrides } from './parity.js';
 
@@ -35,6 +37,15 @@ if (pair) {
         });
       }
     }
+    for (const [B, H, t, hd] of [[2, 3, 37, 16], [1, 2, 70, 72], [2, 2, 9, 6]]) {
+      test(`attention B=${B} H=${H} T=${t} hd=${hd}, heads merged and packed (${path} path)`, async () => {
+        await withOverrides(gpu, { attention: path }, async () => {
+          const shape = [B * H, t, hd];
+          await expectParity(pair, 'attention merged', (q, k, v) => op.attention(q, k, v, hd ** -0.5, H), [rand(shape, 1), rand(shape, 2), rand(shape, 3)]);
+          await expectParity(pair, 'attentionPacked', (qkv) => op.attentionPacked(qkv, H, hd ** -0.5), [rand([B, t, 3 * H * hd], 4)]);
+        });
+      });
+    }
     test(`attention with peaked scores stays exact (${path} path)`, async () => {
       await withOverrides(gpu, { attention: path }, async () => {
         // Large logits: without the running max, exp would overflow.
@@ -44,11 +55,13 @@ if (pair) {
     });
   }
 
-  test('attention kernels are specialised per shape and scale, not per head count', () => {
-    const a = attentionKernel(4, 37, 72, 0.1, gpu.caps, 'tiled'), b = attentionKernel(8, 37, 72, 0.1, gpu.caps, 'tiled');
+  test('attention kernels are specialised per shape, scale and layout, not per head count', () => {
+    const layout = (bh: number, t: number, merged = false) => ({ batch: bh, heads: 1, tokens: t, headDim: 72, q: splitHeads(1, t, 72), k: splitHeads(1, t, 72), v: splitHeads(1, t, 72), merged });
+    const a = attentionKernel(layout(4, 37), 0.1, gpu.caps, 'tiled'), b = attentionKernel(layout(8, 37), 0.1, gpu.caps, 'tiled');
     assert.is(a.key, b.key);
     assert.equal([a.grid[1], b.grid[1]], [4, 8]);
-    assert.is.not(a.key, attentionKernel(4, 38, 72, 0.1, gpu.caps, 'tiled').key);
+    assert.is.not(a.key, attentionKernel(layout(4, 38), 0.1, gpu.caps, 'tiled').key);
+    assert.is.not(a.key, attentionKernel(layout(4, 37, true), 0.1, gpu.caps, 'tiled').key);
   });
 }
 
