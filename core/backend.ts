@@ -15,6 +15,13 @@ export type BinaryOp = 'add' | 'sub' | 'mul';
 
 export type UnaryOp = 'gelu' | 'silu';
 
+/** Where layerNorm finds its modulation: the rows of `table` [B, W] (an adaLN output), shift and scale at these columns. */
+export interface Modulation {
+  table: Tensor;
+  shift: number;
+  scale: number;
+}
+
 export interface Backend {
   readonly name: string;
 
@@ -58,9 +65,10 @@ export interface Backend {
   flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: number): void;
   /**
    * LayerNorm over the last dim without affine parameters, optionally followed by DiT's
-   * modulate: y * (1 + scale[b]) + shift[b], where x is [B, T, D] and shift, scale are [B, D].
+   * modulate: y * (1 + scale[b]) + shift[b], where x is [B, T, D] and shift and scale are read in
+   * place from the rows of `mod` [B, W], at columns [shift, shift + D) and [scale, scale + D).
    */
-  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor;
+  layerNorm(x: Tensor, eps: number, mod: Modulation | null): Tensor;
   /** RMSNorm over the last dim with a learned scale: x / sqrt(mean(x^2) + eps) * weight, weight [D]. */
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor;
   /**
@@ -69,8 +77,8 @@ export interface Backend {
    * rotated by table [B or 1, T, hd/2, 2] if given, the sources' tokens one after another.
    */
   attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor;
-  /** x + gate[b] * y with x, y [B, T, D] and gate [B, D]: DiT's gated residual. */
-  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor;
+  /** x + gate[b] * y with x, y [B, T, D] and gate[b] columns [gate, gate + D) of row b of `mod` [B, W]: DiT's gated residual. */
+  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor;
   /** Softmax over the last dim. */
   softmax(x: Tensor): Tensor;
   /**

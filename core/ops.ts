@@ -103,24 +103,35 @@ export function flagNonFinite(xs: readonly Tensor[], flags: Tensor, index: numbe
 /** LayerNorm over the last dim, no affine parameters. */
 export function layerNorm(x: Tensor, eps: number): Tensor {
   requireF32('layerNorm', x);
-  return x.backend.layerNorm(x, eps, null, null);
+  return x.backend.layerNorm(x, eps, null);
 }
 
-function checkModulation(op: string, x: Tensor, ...rows: Tensor[]): void {
+/**
+ * Checks that `mod` is [B, k*D] for x [B, T, D] and that each chunk index is below k; returns the
+ * chunks' first columns. An adaLN projection's output holds k modulation vectors side by side (DiT:
+ * shift, scale, gate of attention and MLP), and the ops below read a chunk in place: a view, not a copy.
+ */
+function chunkColumns(op: string, x: Tensor, mod: Tensor, chunks: number[]): number[] {
   if (x.rank !== 3) fail(op, `expected x [B, T, D], got ${shapeString(x.shape)}`);
-  for (const r of rows) {
-    if (r.rank !== 2 || r.shape[0] !== x.shape[0] || r.shape[1] !== x.shape[2]) {
-      fail(op, `modulation ${shapeString(r.shape)} does not fit x ${shapeString(x.shape)}: expected [${x.shape[0]}, ${x.shape[2]}]`);
-    }
+  const [B, , D] = x.shape;
+  if (mod.rank !== 2 || mod.shape[0] !== B || D === 0 || mod.shape[1] % D !== 0) {
+    fail(op, `modulation ${shapeString(mod.shape)} does not fit x ${shapeString(x.shape)}: expected [${B}, k * ${D}]`);
   }
+  for (const c of chunks) {
+    if (!Number.isInteger(c) || c < 0 || c >= mod.shape[1] / D) fail(op, `chunk ${c} is out of range for ${mod.shape[1] / D} chunks of ${D}`);
+  }
+  return chunks.map((c) => c * D);
 }
 
-/** DiT's modulate(norm(x), shift, scale) = norm(x) * (1 + scale) + shift, in one pass. */
-export function layerNormModulate(x: Tensor, shift: Tensor, scale: Tensor, eps: number): Tensor {
-  requireF32('layerNormModulate', x, shift, scale);
-  requireSameBackend('layerNormModulate', [x, shift, scale]);
-  checkModulation('layerNormModulate', x, shift, scale);
-  return x.backend.layerNorm(x, eps, shift, scale);
+/**
+ * DiT's modulate(norm(x), shift, scale) = norm(x) * (1 + scale) + shift, in one pass, with shift and
+ * scale chunks `shift` and `scale` of mod [B, k*D] (torch.chunk(mod, k, 1)[i]) for x [B, T, D].
+ */
+export function layerNormModulate(x: Tensor, mod: Tensor, shift: number, scale: number, eps: number): Tensor {
+  requireF32('layerNormModulate', x, mod);
+  requireSameBackend('layerNormModulate', [x, mod]);
+  const [shiftAt, scaleAt] = chunkColumns('layerNormModulate', x, mod, [shift, scale]);
+  return x.backend.layerNorm(x, eps, { table: mod, shift: shiftAt, scale: scaleAt });
 }
 
 /**
@@ -173,13 +184,13 @@ export function attentionHeads(sources: readonly HeadSource[], heads: number, he
   return sources[0].x.backend.attentionHeads(sources, heads, headDim, table, eps);
 }
 
-/** x + gate * y, the gate broadcast over tokens: DiT's adaLN-Zero residual. */
-export function gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
-  requireF32('gatedResidual', x, gate, y);
-  requireSameBackend('gatedResidual', [x, gate, y]);
+/** x + gate * y, the gate chunk `gate` of mod [B, k*D] broadcast over tokens: DiT's adaLN-Zero residual. */
+export function gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
+  requireF32('gatedResidual', x, mod, y);
+  requireSameBackend('gatedResidual', [x, mod, y]);
   if (!sameShape(x.shape, y.shape)) fail('gatedResidual', `x ${shapeString(x.shape)} and y ${shapeString(y.shape)} differ`);
-  checkModulation('gatedResidual', x, gate);
-  return x.backend.gatedResidual(x, gate, y);
+  const [gateAt] = chunkColumns('gatedResidual', x, mod, [gate]);
+  return x.backend.gatedResidual(x, mod, gateAt, y);
 }
 
 export function softmax(x: Tensor): Tensor {

@@ -5,7 +5,7 @@
 // SIMD emitted at run time (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by
 // default where it validates.
 
-import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import type { Activation, Backend, BinaryOp, Modulation, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
@@ -190,12 +190,12 @@ export class CpuBackend implements Backend {
     });
   }
 
-  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {
+  layerNorm(x: Tensor, eps: number, mod: Modulation | null): Tensor {
     const out = this.empty(x.shape);
     const dim = x.shape[x.rank - 1];
     const rows = x.size / dim;
-    const rowsPerBatch = x.rank === 3 ? x.shape[1] : 1;
-    elementwise.layerNorm(f32(x), f32(out), rows, dim, eps, shift && f32(shift), scale && f32(scale), rowsPerBatch);
+    const modulation = mod && { table: f32(mod.table), width: mod.table.shape[1], shift: mod.shift, scale: mod.scale, rowsPerBatch: x.shape[1] };
+    elementwise.layerNorm(f32(x), f32(out), rows, dim, eps, modulation);
     return out;
   }
 
@@ -213,9 +213,9 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
+  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
     const out = this.empty(x.shape);
-    elementwise.gatedResidual(f32(x), f32(gate), f32(y), f32(out), x.shape[1], x.shape[2]);
+    elementwise.gatedResidual(f32(x), { table: f32(mod), width: mod.shape[1], offset: gate }, f32(y), f32(out), x.shape[1], x.shape[2]);
     return out;
   }
 

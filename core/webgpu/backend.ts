@@ -15,7 +15,7 @@
 // allocation, the uncaptured-error event, device loss) and throws the first one, as a plain Error with
 // the kernel and what to do, from the next op or read.
 
-import type { Activation, Backend, BinaryOp, UnaryOp } from '../backend.js';
+import type { Activation, Backend, BinaryOp, Modulation, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
 import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
@@ -321,12 +321,11 @@ export class WebGpuBackend implements Backend {
     slot.dispose();
   }
 
-  layerNorm(x: Tensor, eps: number, shift: Tensor | null, scale: Tensor | null): Tensor {
+  layerNorm(x: Tensor, eps: number, mod: Modulation | null): Tensor {
     const dim = x.shape[x.rank - 1];
     const rows = x.size / dim;
-    // Like the CPU backend: x [B, T, D] takes modulation row b for its rows b*T..; other ranks one per row.
-    const modulate = shift && scale ? (x.rank === 3 ? x.shape[1] : 1) : null;
-    return this.run(layerNormKernel(rows, dim, eps, modulate, this.caps), shift && scale ? [x, shift, scale] : [x], x.shape);
+    const modulation = mod && { tokens: x.shape[1], width: mod.table.shape[1], shift: mod.shift, scale: mod.scale };
+    return this.run(layerNormKernel(rows, dim, eps, modulation, this.caps), mod ? [x, mod.table] : [x], x.shape);
   }
 
   rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
@@ -342,9 +341,9 @@ export class WebGpuBackend implements Backend {
     return this.run(kernel, inputs, [B * heads, T, headDim]);
   }
 
-  gatedResidual(x: Tensor, gate: Tensor, y: Tensor): Tensor {
+  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
     const [b, t, d] = x.shape;
-    return this.run(gatedResidualKernel(b, t, d, this.caps), [x, gate, y], x.shape);
+    return this.run(gatedResidualKernel(b, t, d, mod.shape[1], gate, this.caps), [x, mod, y], x.shape);
   }
 
   softmax(x: Tensor): Tensor {

@@ -78,18 +78,19 @@ function normalizer(x: Float32Array, o: number, n: number, eps: number): [number
 
 /**
  * LayerNorm over rows of length D (biased variance, like PyTorch), then optionally DiT's modulate
- * with one (shift, scale) row per batch item: rows [b*T, (b+1)*T) use shift[b], scale[b].
+ * with one (shift, scale) pair per batch item: rows [b*T, (b+1)*T) (T = rowsPerBatch) read row b of
+ * mod.table [B, width], shift at columns [shift, shift + D) and scale at [scale, scale + D).
  */
 export function layerNorm(
   x: Float32Array, out: Float32Array, rows: number, dim: number, eps: number,
-  shift: Float32Array | null, scale: Float32Array | null, rowsPerBatch: number,
+  mod: { table: Float32Array; width: number; shift: number; scale: number; rowsPerBatch: number } | null,
 ): void {
   for (let r = 0; r < rows; r++) {
     const o = r * dim;
     const [mean, inv] = normalizer(x, o, dim, eps);
-    if (shift && scale) {
-      const m = Math.floor(r / rowsPerBatch) * dim;
-      for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv * (1 + scale[m + d]) + shift[m + d];
+    if (mod) {
+      const m = Math.floor(r / mod.rowsPerBatch) * mod.width, shift = m + mod.shift, scale = m + mod.scale, t = mod.table;
+      for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv * (1 + t[scale + d]) + t[shift + d];
     } else {
       for (let d = 0; d < dim; d++) out[o + d] = (x[o + d] - mean) * inv;
     }
@@ -181,10 +182,13 @@ export function attentionHeads(
 }
 
 /** out = x + gate[b] * y over [B, T, D], gate [B, D]. */
-export function gatedResidual(x: Float32Array, gate: Float32Array, y: Float32Array, out: Float32Array, tokens: number, dim: number): void {
+/** out = x + gate[b] * y over [B, T, D], gate[b] columns [offset, offset + D) of row b of table [B, width]. */
+export function gatedResidual(
+  x: Float32Array, gate: { table: Float32Array; width: number; offset: number }, y: Float32Array, out: Float32Array, tokens: number, dim: number,
+): void {
   for (let i = 0; i < x.length; i++) {
     const b = Math.floor(i / (tokens * dim));
-    out[i] = x[i] + gate[b * dim + (i % dim)] * y[i];
+    out[i] = x[i] + gate.table[b * gate.width + gate.offset + (i % dim)] * y[i];
   }
 }
 

@@ -111,13 +111,18 @@ export function linearCombinationKernel(size: number, slots: number, accumulate:
   });
 }
 
-/** out = x + gate[b] * y over [B, T, D] with gate [B, D]: batch b = i / (T*D), channel i % D. */
-export function gatedResidualKernel(batch: number, tokens: number, dim: number, caps: KernelCaps): Kernel {
-  const vec = dim % 4 === 0;
-  const d = vec ? dim / 4 : dim; // elements (vec4s or scalars) per row
-  const gateIndex = batch === 1 ? `i % ${u32(d)}` : `(i / ${u32(tokens * d)}) * ${u32(d)} + i % ${u32(d)}`;
+/**
+ * out = x + gate[b] * y over [B, T, D], gate[b] read in place at columns [offset, offset + D) of row b
+ * of a table [B, width] (an adaLN output): batch b = i / (T*D), channel i % D.
+ */
+export function gatedResidualKernel(batch: number, tokens: number, dim: number, width: number, offset: number, caps: KernelCaps): Kernel {
+  const vec = dim % 4 === 0 && width % 4 === 0 && offset % 4 === 0;
+  const unit = vec ? 4 : 1;
+  const d = dim / unit; // elements (vec4s or scalars) per row
+  const row = batch === 1 ? '' : `(i / ${u32(tokens * d)}) * ${u32(width / unit)} + `;
+  const gateIndex = `${row}${u32(offset / unit)} + i % ${u32(d)}`;
   return mapKernel(
-    `gatedResidual|${batch}x${tokens}x${dim}`,
+    `gatedResidual|${batch}x${tokens}x${dim}|${width}:${offset}`,
     batch * tokens * d,
     [{ name: 'x', index: 'i', vec4: vec }, { name: 'gate', index: gateIndex, vec4: vec }, { name: 'y', index: 'i', vec4: vec }],
     'x_v + gate_v * y_v',

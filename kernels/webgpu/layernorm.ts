@@ -13,23 +13,31 @@
 
 import { f32, flatGrid, rowLoad, rowPlan, rowReduce, u32, type Kernel, type KernelCaps } from './kernel.js';
 
+/** Where a modulated LayerNorm reads shift and scale: rows of a table [B, width], one per `tokens` rows of x, at these columns. */
+export interface ModulationLayout {
+  tokens: number;
+  width: number;
+  shift: number;
+  scale: number;
+}
+
 /**
- * LayerNorm of `rows` rows of length `dim`. With `modulateTokens` set, shift and scale are [B, dim]
- * and row r uses batch entry floor(r / modulateTokens).
+ * LayerNorm of `rows` rows of length `dim`. With `modulation`, row r reads shift and scale from row
+ * floor(r / tokens) of the modulation table (an adaLN output, its chunks read in place).
  */
-export function layerNormKernel(rows: number, dim: number, eps: number, modulateTokens: number | null, caps: KernelCaps): Kernel {
+export function layerNormKernel(rows: number, dim: number, eps: number, modulation: ModulationLayout | null, caps: KernelCaps): Kernel {
   const plan = rowPlan(dim, caps);
   const { W, per } = plan;
   const { grid, index } = flatGrid(rows, caps.maxGridDim);
-  const modulate = modulateTokens !== null;
+  const m = modulation;
+  const modKey = m ? `${m.tokens}:${m.width}:${m.shift}:${m.scale}` : '-';
   return {
-    key: `layerNorm|${rows}x${dim}|${eps}|${modulateTokens}|${W}${plan.subgroup ? 's' : ''}`,
+    key: `layerNorm|${rows}x${dim}|${eps}|${modKey}|${W}${plan.subgroup ? 's' : ''}`,
     grid,
     wgsl: () => /* wgsl */ `${plan.subgroup ? 'enable subgroups;' : ''}
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-${modulate ? `@group(0) @binding(1) var<storage, read> shift: array<f32>;
-@group(0) @binding(2) var<storage, read> scale: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;` : '@group(0) @binding(1) var<storage, read_write> out: array<f32>;'}
+${m ? `@group(0) @binding(1) var<storage, read> modulation: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;` : '@group(0) @binding(1) var<storage, read_write> out: array<f32>;'}
 ${rowReduce('sum', plan, 'add')}
 
 const D = ${u32(dim)};
@@ -46,11 +54,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let inv = inverseSqrt(sum(q, lid, half) / f32(D) + ${f32(eps)});
   if (row >= ${u32(rows)}) { return; }
-${modulate ? `  let m = (row / ${u32(modulateTokens!)}) * D;` : ''}
+${m ? `  let m = (row / ${u32(m.tokens)}) * ${u32(m.width)};` : ''}
   for (var j = 0u; j < ${u32(per)}; j++) {
     let d = lid + j * ${u32(W)};
     if (d < D) {
-      out[base + d] = ${modulate ? '(v[j] - mean) * inv * (1.0f + scale[m + d]) + shift[m + d]' : '(v[j] - mean) * inv'};
+      out[base + d] = ${m ? `(v[j] - mean) * inv * (1.0f + modulation[m + ${u32(m.scale)} + d]) + modulation[m + ${u32(m.shift)} + d]` : '(v[j] - mean) * inv'};
     }
   }
 }`,

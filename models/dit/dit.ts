@@ -95,12 +95,14 @@ export class DiT implements ClassModel {
     return op.add(linear(patches, this.weights.patchEmbed), this.weights.posEmbed);
   }
 
+  /** The adaLN output's chunks (shift, scale, gate of attention, then of the MLP) are read in place by the ops. */
   private block(x: Tensor, cSilu: Tensor, w: BlockWeights): Tensor {
-    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = op.chunk(linear(cSilu, w.adaLN), 6, 1);
-    const attnIn = op.layerNormModulate(x, shiftMsa, scaleMsa, EPS);
-    x = op.gatedResidual(x, gateMsa, this.attention(attnIn, w));
-    const mlpIn = op.layerNormModulate(x, shiftMlp, scaleMlp, EPS);
-    return op.gatedResidual(x, gateMlp, linear(linear(mlpIn, w.fc1, 'gelu'), w.fc2));
+    const mod = linear(cSilu, w.adaLN);
+    const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5];
+    const attnIn = op.layerNormModulate(x, mod, shiftMsa, scaleMsa, EPS);
+    x = op.gatedResidual(x, mod, gateMsa, this.attention(attnIn, w));
+    const mlpIn = op.layerNormModulate(x, mod, shiftMlp, scaleMlp, EPS);
+    return op.gatedResidual(x, mod, gateMlp, linear(linear(mlpIn, w.fc1, 'gelu'), w.fc2));
   }
 
   /**
@@ -114,8 +116,8 @@ export class DiT implements ClassModel {
 
   private finalLayer(x: Tensor, cSilu: Tensor): Tensor {
     const c = this.config;
-    const [shift, scale] = op.chunk(linear(cSilu, this.weights.finalAdaLN), 2, 1);
-    const out = linear(op.layerNormModulate(x, shift, scale, EPS), this.weights.finalLinear);
+    // The final adaLN's chunks: shift, scale.
+    const out = linear(op.layerNormModulate(x, linear(cSilu, this.weights.finalAdaLN), 0, 1, EPS), this.weights.finalLinear);
     const grid = c.inputSize / c.patchSize;
     return op.unpatchify(out, c.patchSize, outChannels(c), grid, grid);
   }

@@ -81,8 +81,8 @@ export class Flux {
       for (const block of w.double) [img, txt] = tidy(() => this.doubleBlock(img, txt, vecSilu, pe, block));
       let x = op.concat([txt, img], 1);
       for (const block of w.single) x = tidy(() => this.singleBlock(x, vecSilu, pe, block));
-      const [shift, scale] = op.chunk(linear(vecSilu, w.finalMod), 2, 1);
-      return linear(op.layerNormModulate(op.slice(x, 1, Lt, Lt + L), shift, scale, EPS), w.finalLinear);
+      // finalMod's chunks are (shift, scale).
+      return linear(op.layerNormModulate(op.slice(x, 1, Lt, Lt + L), linear(vecSilu, w.finalMod), 0, 1, EPS), w.finalLinear);
     });
   }
 
@@ -112,26 +112,28 @@ export class Flux {
 
   private doubleBlock(img: Tensor, txt: Tensor, vecSilu: Tensor, pe: Tensor, w: { img: StreamWeights; txt: StreamWeights }): [Tensor, Tensor] {
     const Lt = txt.shape[1], T = Lt + img.shape[1];
-    const imgMod = op.chunk(linear(vecSilu, w.img.mod), 6, 1);
-    const txtMod = op.chunk(linear(vecSilu, w.txt.mod), 6, 1);
-    const stream = (x: Tensor, mod: Tensor[], s: StreamWeights) =>
-      ({ qkv: linear(op.layerNormModulate(x, mod[0], mod[1], EPS), s.qkv), queryNorm: s.queryNorm, keyNorm: s.keyNorm });
+    // Each stream's 6 chunks: shift1, scale1, gate1, shift2, scale2, gate2.
+    const imgMod = linear(vecSilu, w.img.mod);
+    const txtMod = linear(vecSilu, w.txt.mod);
+    const stream = (x: Tensor, mod: Tensor, s: StreamWeights) =>
+      ({ qkv: linear(op.layerNormModulate(x, mod, 0, 1, EPS), s.qkv), queryNorm: s.queryNorm, keyNorm: s.keyNorm });
     const attn = this.attention([stream(txt, txtMod, w.txt), stream(img, imgMod, w.img)], pe);
-    const update = (x: Tensor, a: Tensor, mod: Tensor[], s: StreamWeights) => {
-      x = op.gatedResidual(x, mod[2], linear(a, s.proj));
-      const mlp = linear(linear(op.layerNormModulate(x, mod[3], mod[4], EPS), s.mlpIn, 'gelu'), s.mlpOut);
-      return op.gatedResidual(x, mod[5], mlp);
+    const update = (x: Tensor, a: Tensor, mod: Tensor, s: StreamWeights) => {
+      x = op.gatedResidual(x, mod, 2, linear(a, s.proj));
+      const mlp = linear(linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu'), s.mlpOut);
+      return op.gatedResidual(x, mod, 5, mlp);
     };
     return [update(img, op.slice(attn, 1, Lt, T), imgMod, w.img), update(txt, op.slice(attn, 1, 0, Lt), txtMod, w.txt)];
   }
 
   private singleBlock(x: Tensor, vecSilu: Tensor, pe: Tensor, w: SingleBlockWeights): Tensor {
     const D = this.config.hiddenSize, M = this.config.mlpHidden;
-    const [shift, scale, gate] = op.chunk(linear(vecSilu, w.mod), 3, 1);
-    const h = linear(op.layerNormModulate(x, shift, scale, EPS), w.linear1);
+    // w.mod's chunks: shift, scale, gate.
+    const mod = linear(vecSilu, w.mod);
+    const h = linear(op.layerNormModulate(x, mod, 0, 1, EPS), w.linear1);
     const attn = this.attention([{ qkv: h, queryNorm: w.queryNorm, keyNorm: w.keyNorm }], pe);
     const joined = op.concat([attn, op.gelu(op.slice(h, 2, 3 * D, 3 * D + M))], 2);
-    return op.gatedResidual(x, gate, linear(joined, w.linear2));
+    return op.gatedResidual(x, mod, 2, linear(joined, w.linear2));
   }
 
   private checkInputs(inp: FluxInputs): void {

@@ -76,8 +76,8 @@ export class QwenImage {
       table.set(rope.img, rope.txt.length);
       const pe = this.backend.upload(table, [1, Lt + L, pairs, 2], 'f32');
       for (const block of w.blocks) [img, txt] = tidy(() => this.block(img, txt, tembSilu, pe, block));
-      const [scale, shift] = op.chunk(linear(tembSilu, w.normOut), 2, 1);
-      return linear(op.layerNormModulate(img, shift, scale, EPS), w.projOut);
+      // norm_out's chunks are (scale, shift).
+      return linear(op.layerNormModulate(img, linear(tembSilu, w.normOut), 1, 0, EPS), w.projOut);
     });
   }
 
@@ -97,17 +97,17 @@ export class QwenImage {
 
   private block(img: Tensor, txt: Tensor, tembSilu: Tensor, pe: Tensor, w: { img: StreamWeights; txt: StreamWeights }): [Tensor, Tensor] {
     const Lt = txt.shape[1], T = Lt + img.shape[1];
-    // Each stream's (shift1, scale1, gate1, shift2, scale2, gate2), as FLUX orders them.
-    const imgMod = op.chunk(linear(tembSilu, w.img.mod), 6, 1);
-    const txtMod = op.chunk(linear(tembSilu, w.txt.mod), 6, 1);
+    // Each stream's 6 chunks (shift1, scale1, gate1, shift2, scale2, gate2), as FLUX orders them.
+    const imgMod = linear(tembSilu, w.img.mod);
+    const txtMod = linear(tembSilu, w.txt.mod);
     const attn = this.attention([
-      { x: op.layerNormModulate(txt, txtMod[0], txtMod[1], EPS), w: w.txt },
-      { x: op.layerNormModulate(img, imgMod[0], imgMod[1], EPS), w: w.img },
+      { x: op.layerNormModulate(txt, txtMod, 0, 1, EPS), w: w.txt },
+      { x: op.layerNormModulate(img, imgMod, 0, 1, EPS), w: w.img },
     ], pe);
-    const update = (x: Tensor, a: Tensor, mod: Tensor[], s: StreamWeights) => {
-      x = op.gatedResidual(x, mod[2], linear(a, s.out));
-      const mlp = linear(linear(op.layerNormModulate(x, mod[3], mod[4], EPS), s.mlpIn, 'gelu'), s.mlpOut);
-      return op.gatedResidual(x, mod[5], mlp);
+    const update = (x: Tensor, a: Tensor, mod: Tensor, s: StreamWeights) => {
+      x = op.gatedResidual(x, mod, 2, linear(a, s.out));
+      const mlp = linear(linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu'), s.mlpOut);
+      return op.gatedResidual(x, mod, 5, mlp);
     };
     return [update(img, op.slice(attn, 1, Lt, T), imgMod, w.img), update(txt, op.slice(attn, 1, 0, Lt), txtMod, w.txt)];
   }

@@ -106,8 +106,15 @@ for (const be of backends) {
       return v * (1 + scale[b * D + d]) + shift[b * D + d];
     });
     close(await values(op.layerNorm(up(x, [B, T, D]), 1e-6)), plain, 1e-5, 'layerNorm');
-    close(await values(op.layerNormModulate(up(x, [B, T, D]), up(shift, [B, D]), up(scale, [B, D]), 1e-6)), modulated, 1e-5, 'modulate');
-    assert.throws(() => op.layerNormModulate(up(x, [B, T, D]), up(shift, [B, D]), up(scale.subarray(0, D), [1, D]), 1e-6), /does not fit/);
+    // The modulation as an adaLN outputs it: rows of [scale | other | shift], chunks read in place.
+    const other = randn(B * D, 14);
+    const mod = up(Float32Array.from({ length: B * 3 * D }, (_, i) => {
+      const b = Math.floor(i / (3 * D)), c = Math.floor(i / D) % 3, d = i % D;
+      return [scale, other, shift][c][b * D + d];
+    }), [B, 3 * D]);
+    close(await values(op.layerNormModulate(up(x, [B, T, D]), mod, 2, 0, 1e-6)), modulated, 1e-5, 'modulate');
+    assert.throws(() => op.layerNormModulate(up(x, [B, T, D]), up(shift.subarray(0, D), [1, D]), 0, 0, 1e-6), /modulation \[1, 37\] does not fit x \[2, 3, 37\]: expected \[2, k \* 37\]/);
+    assert.throws(() => op.layerNormModulate(up(x, [B, T, D]), mod, 0, 3, 1e-6), /chunk 3 is out of range for 3 chunks of 37/);
   });
 
   test(name('rmsNorm'), async () => {
@@ -171,9 +178,11 @@ for (const be of backends) {
 
   test(name('gatedResidual'), async () => {
     const [B, T, D] = [2, 5, 6];
-    const x = randn(B * T * D, 1), y = randn(B * T * D, 2), g = randn(B * D, 3);
-    const expected = Array.from(x, (v, i) => v + g[Math.floor(i / (T * D)) * D + (i % D)] * y[i]);
-    close(await values(op.gatedResidual(up(x, [B, T, D]), up(g, [B, D]), up(y, [B, T, D]))), expected, 1e-6, 'gatedResidual');
+    const x = randn(B * T * D, 1), y = randn(B * T * D, 2), mod = randn(B * 2 * D, 3);
+    // The gate is the second chunk of each row of mod [B, 2D].
+    const expected = Array.from(x, (v, i) => v + mod[Math.floor(i / (T * D)) * 2 * D + D + (i % D)] * y[i]);
+    close(await values(op.gatedResidual(up(x, [B, T, D]), up(mod, [B, 2 * D]), 1, up(y, [B, T, D]))), expected, 1e-6, 'gatedResidual');
+    assert.throws(() => op.gatedResidual(up(x, [B, T, D]), up(mod, [B, 2 * D]), 2, up(y, [B, T, D])), /chunk 2 is out of range for 2 chunks of 6/);
   });
 
   test(name('softmax'), async () => {
@@ -356,8 +365,8 @@ for (const be of backends) {
     await check(op.concat([e, e], 0), [0, 4]);
     assert.equal(await values(op.concat([e, up([5, 6, 7, 8], [1, 4])], 0)), [5, 6, 7, 8]);
     const b = up([], [0, 2, 4]), g = up([], [0, 4]);
-    await check(op.gatedResidual(b, g, b), [0, 2, 4]);
-    await check(op.layerNormModulate(b, g, g, 1e-6), [0, 2, 4]);
+    await check(op.gatedResidual(b, g, 0, b), [0, 2, 4]);
+    await check(op.layerNormModulate(b, g, 0, 0, 1e-6), [0, 2, 4]);
     await check(op.attention(b, b, b, 0.5), [0, 2, 4]);
     await check(op.embedding(up([1, 2], [1, 2]), be.upload(new Int32Array(0), [0], 'i32')), [0, 2]);
     await check(op.patchify(up([], [0, 1, 4, 4]), 2), [0, 4, 4]);

@@ -65,7 +65,8 @@ if (pair) {
 
   for (const [b, t, d] of [[1, 5, 6], [2, 17, 96], [3, 1, 33]]) {
     test(`gatedResidual [${b}, ${t}, ${d}]`, async () => {
-      await expectParity(pair, 'gatedResidual', op.gatedResidual, [rand([b, t, d], 1), rand([b, d], 2), rand([b, t, d], 3)], 1e-6);
+      // The gate as chunk 1 of an adaLN output [b, 3d], read in place.
+      await expectParity(pair, 'gatedResidual', (x, mod, y) => op.gatedResidual(x, mod, 1, y), [rand([b, t, d], 1), rand([b, 3 * d], 2), rand([b, t, d], 3)], 1e-6);
     });
   }
 }

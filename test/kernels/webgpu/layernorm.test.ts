@@ -25,7 +25,7 @@ if (pair) {
     test(`layerNorm rows of ${dim}`, async () => {
       const x = rand([2, 3, dim], dim, 3);
       await expectParity(pair, 'plain', (x) => op.layerNorm(x, 1e-6), [x], 1e-5);
-      await expectParity(pair, 'modulate', (x, s, c) => op.layerNormModulate(x, s, c, 1e-6), [x, rand([2, dim], 2), rand([2, dim], 3)], 1e-5);
+      await expectParity(pair, 'modulate', (x, mod) => op.layerNormModulate(x, mod, 2, 0, 1e-6), [x, rand([2, 3 * dim], 2)], 1e-5);
     });
   }
 
@@ -34,12 +34,14 @@ if (pair) {
     for (const caps of plans) {
       for (const dim of [37, 1152]) {
         const x = rand([2, 3, dim], dim, 3);
-        const run = (modulate: boolean) => (x: Tensor, s?: Tensor, c?: Tensor) =>
+        // Modulated: shift and scale as chunks 2 and 0 of an adaLN output [2, 3 * dim].
+        const modulation = { tokens: 3, width: 3 * dim, shift: 2 * dim, scale: 0 };
+        const run = (modulate: boolean) => (x: Tensor, mod?: Tensor) =>
           pair.backend(x) === pair.gpu
-            ? pair.gpu.run(layerNormKernel(6, dim, 1e-6, modulate ? 3 : null, caps), modulate ? [x, s!, c!] : [x], x.shape)
-            : modulate ? op.layerNormModulate(x, s!, c!, 1e-6) : op.layerNorm(x, 1e-6);
+            ? pair.gpu.run(layerNormKernel(6, dim, 1e-6, modulate ? modulation : null, caps), modulate ? [x, mod!] : [x], x.shape)
+            : modulate ? op.layerNormModulate(x, mod!, 2, 0, 1e-6) : op.layerNorm(x, 1e-6);
         await expectParity(pair, `plain ${dim}`, run(false), [x], 1e-5);
-        await expectParity(pair, `modulate ${dim}`, run(true), [x, rand([2, dim], 2), rand([2, dim], 3)], 1e-5);
+        await expectParity(pair, `modulate ${dim}`, run(true), [x, rand([2, 3 * dim], 2)], 1e-5);
       }
     }
   });
