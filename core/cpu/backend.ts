@@ -1,9 +1,9 @@
 // The CPU backend in pure TypeScript. Tensors live in SharedArrayBuffers so that the worker threads
 // of a ThreadPool can compute on them in place; the matmul and attention kernels run on every core,
-// the cheap memory-bound ops on the calling thread. The linear layer (and the attention's two
-// products) has two kernels: the TypeScript one (kernels/cpu/matmul.ts, the reference) and WebAssembly
-// SIMD emitted at run time (kernels/cpu/wasm/matmul.ts); DITTO_CPU_KERNELS=ts|simd chooses, simd by
-// default where it validates.
+// the cheap memory-bound ops on the calling thread. The linear layer (with the attention's two
+// products) and the convolution have two kernels each: TypeScript (kernels/cpu/matmul.ts, conv.ts, the
+// references) and WebAssembly SIMD emitted at run time (kernels/cpu/wasm/matmul.ts, conv.ts);
+// DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates.
 
 import type { Activation, Backend, BinaryOp, Modulation, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';

@@ -9,7 +9,8 @@
 // a 3x3 kernel) never exists. The Linear's result is pixel-major [BLOCK, O]; it is written out
 // transposed into the NCHW output.
 //
-// Threads split the (image, block) work items.
+// Threads split the (image, block) work items. This is the reference and the DITTO_CPU_KERNELS=ts
+// path; kernels/cpu/wasm/conv.ts runs the same product on the WebAssembly SIMD kernel.
 
 import { linearColumns } from './matmul.js';
 

@@ -5,6 +5,7 @@
 import { attentionRows, type AttentionArgs } from './attention.js';
 import { conv2dBlocks, type Conv2dArgs } from './conv.js';
 import { linearColumns, type LinearArgs } from './matmul.js';
+import { conv2dBandsSimd, type SimdConv2dArgs } from './wasm/conv.js';
 import { linearColumnsSimd, packPanelRange, type PanelArgs, type SimdLinearArgs } from './wasm/matmul.js';
 
 export const parallelKernels = {
@@ -13,6 +14,7 @@ export const parallelKernels = {
   packPanels: (args: PanelArgs, start: number, end: number) => packPanelRange(args, start, end),
   attention: (args: AttentionArgs, start: number, end: number) => attentionRows(args, start, end),
   conv2d: (args: Conv2dArgs, start: number, end: number) => conv2dBlocks(args, start, end),
+  conv2dSimd: (args: SimdConv2dArgs, start: number, end: number) => conv2dBandsSimd(args, start, end),
 };
 
 export type ParallelKernel = keyof typeof parallelKernels;

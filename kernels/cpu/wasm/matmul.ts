@@ -57,9 +57,9 @@ import { linearColumns, type LinearArgs } from '../matmul.js';
 import { ModuleBuilder, wasm, type FunctionBuilder, type Local, type WasmMemory } from './module.js';
 
 /** Rows of y per micro-tile. */
-const ROWS = 4;
+export const ROWS = 4;
 /** Columns of y per micro-tile: two f32x4. */
-const COLS = 8;
+export const COLS = 8;
 
 /** Floats of packed x per block: 256 KiB, a quarter of this machine's per-core L2. */
 const X_BLOCK_FLOATS = 65536;
@@ -75,29 +75,43 @@ export interface MatmulVariant {
 }
 
 /**
- * The module: an imported memory "env"."memory" and one exported function
- *   panels(xp, wp, bp, yp, strips, panels, stripBytes, ldy)
- * which, for p < panels and s < strips, computes the 4x8 tile of y at row 4s, column 8p:
- *   xp: packed x, strips of 4 rows [K][4] (stripBytes = 16 K apart)
- *   wp: packed w, panels of 8 columns [K][8] (2 * stripBytes apart)
- *   bp: bias, 8 floats per panel;  yp: y, row-major with ldy bytes per row.
+ * The module: an imported memory "env"."memory" and two exported functions.
+ *   panels(xp, wp, bp, yp, strips, panels, stripBytes, ldy, panelBytes, acc)
+ * for p < panels and s < strips, computes the 4x8 tile of y at row 4s, column 8p over the K steps of
+ * a strip (K = stripBytes / 16):
+ *   xp: packed x, strips of 4 rows [K][4] (stripBytes apart)
+ *   wp: packed w, panels of 8 columns [K][8] (panelBytes apart: 2 * stripBytes, or more where the
+ *       strips hold one chunk of a longer K and wp points at that chunk inside each panel)
+ *   bp: bias, 8 floats per panel;  yp: y, row-major with ldy bytes per row
+ *   acc: 0: y = bias + x w; 1: y += x w (the later chunks of K, kernels/cpu/wasm/conv.ts).
+ *   im2col(src, dst, strips, channels, kh, kw, planeBytes, rowBytes, stripBytes)
+ * packs the strips of a convolution: strip s (4 adjacent output pixels of one row) at dst + s *
+ * stripBytes gets, for each (c, ky, kx) in that order, the 4 floats at src + 16 s + c * planeBytes +
+ * ky * rowBytes + 4 kx of a zero-padded input [channels][rows][rowBytes / 4]: one v128 copy each.
  */
 export function matmulModule(v: MatmulVariant): Uint8Array<ArrayBuffer> {
   return new ModuleBuilder()
     .importMemory({ module: 'env', name: 'memory', minPages: 1 })
-    .function('panels', ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (f) => emitPanels(f, v))
+    .function('panels', new Array<'i32'>(10).fill('i32'), [], (f) => emitPanels(f, v))
+    .function('im2col', new Array<'i32'>(9).fill('i32'), [], emitIm2col)
     .build();
 }
 
 function emitPanels(f: FunctionBuilder, v: MatmulVariant): void {
   const xp = f.param(0, 'i32'), wp = f.param(1, 'i32'), bp = f.param(2, 'i32'), yp = f.param(3, 'i32');
   const strips = f.param(4, 'i32'), panels = f.param(5, 'i32'), stripBytes = f.param(6, 'i32'), ldy = f.param(7, 'i32');
+  const panelBytes = f.param(8, 'i32'), acc = f.param(9, 'i32');
   const s = f.local('i32'), xa = f.local('i32'), wa = f.local('i32'), xEnd = f.local('i32'), yRow = f.local('i32');
   const b0 = f.local('v128'), b1 = f.local('v128');
   const w0 = f.local('v128'), w1 = f.local('v128'), a = f.local('v128');
   // c[r][h]: row r of the tile, columns 4h..4h+3.
   const c: Local<'v128'>[][] = [];
   for (let r = 0; r < ROWS; r++) c.push([f.local('v128'), f.local('v128')]);
+  /** Pushes the address of row r of the current tile of y. */
+  const yRowAddress = (r: number) => {
+    f.get(yRow);
+    for (let i = 0; i < r; i++) f.get(ldy).i32Add();
+  };
 
   /** c += a * w */
   const madd = (acc: Local<'v128'>, wv: Local<'v128'>) => {
@@ -116,6 +130,15 @@ function emitPanels(f: FunctionBuilder, v: MatmulVariant): void {
         f.get(b0).set(c[r][0]);
         f.get(b1).set(c[r][1]);
       }
+      f.block(() => { // acc: start from the tile of y instead
+        f.get(acc).i32Eqz().brIf(0);
+        for (let r = 0; r < ROWS; r++) {
+          yRowAddress(r);
+          f.v128Load(0).set(c[r][0]);
+          yRowAddress(r);
+          f.v128Load(16).set(c[r][1]);
+        }
+      });
       f.get(wp).set(wa);
       f.get(xa).get(stripBytes).i32Add().set(xEnd);
       f.loop(() => { // over K, one step at a time (K >= 1)
@@ -132,21 +155,54 @@ function emitPanels(f: FunctionBuilder, v: MatmulVariant): void {
       });
       // xa now points at the next strip. Store the tile: row r at yRow + r * ldy.
       for (let r = 0; r < ROWS; r++) {
-        f.get(yRow);
-        for (let i = 0; i < r; i++) f.get(ldy).i32Add();
+        yRowAddress(r);
         f.get(c[r][0]).v128Store(0);
-        f.get(yRow);
-        for (let i = 0; i < r; i++) f.get(ldy).i32Add();
+        yRowAddress(r);
         f.get(c[r][1]).v128Store(16);
       }
       f.get(yRow).get(ldy).i32Const(ROWS).i32Mul().i32Add().set(yRow);
       f.get(s).i32Const(1).i32Sub().tee(s).brIf(0);
     });
-    // Next panel: w advances 8 K floats (twice a strip), bias and y 8 floats.
-    f.get(wp).get(stripBytes).get(stripBytes).i32Add().i32Add().set(wp);
+    // Next panel: w advances panelBytes, bias and y 8 floats.
+    f.get(wp).get(panelBytes).i32Add().set(wp);
     f.get(bp).i32Const(4 * COLS).i32Add().set(bp);
     f.get(yp).i32Const(4 * COLS).i32Add().set(yp);
     f.get(panels).i32Const(1).i32Sub().tee(panels).brIf(0);
+  });
+}
+
+function emitIm2col(f: FunctionBuilder): void {
+  const src = f.param(0, 'i32'), dst = f.param(1, 'i32'), strips = f.param(2, 'i32'), channels = f.param(3, 'i32');
+  const kh = f.param(4, 'i32'), kw = f.param(5, 'i32'), planeBytes = f.param(6, 'i32'), rowBytes = f.param(7, 'i32');
+  const stripBytes = f.param(8, 'i32');
+  const d = f.local('i32'), plane = f.local('i32'), row = f.local('i32'), q = f.local('i32');
+  const c = f.local('i32'), y = f.local('i32'), x = f.local('i32');
+  // Every count is at least 1, so each loop is a do-while.
+  f.loop(() => { // over strips: the source moves 4 pixels, the destination one strip
+    f.get(dst).set(d);
+    f.get(src).set(plane);
+    f.get(channels).set(c);
+    f.loop(() => {
+      f.get(plane).set(row);
+      f.get(kh).set(y);
+      f.loop(() => {
+        f.get(row).set(q);
+        f.get(kw).set(x);
+        f.loop(() => {
+          f.get(d).get(q).v128Load(0).v128Store(0);
+          f.get(d).i32Const(16).i32Add().set(d);
+          f.get(q).i32Const(4).i32Add().set(q);
+          f.get(x).i32Const(1).i32Sub().tee(x).brIf(0);
+        });
+        f.get(row).get(rowBytes).i32Add().set(row);
+        f.get(y).i32Const(1).i32Sub().tee(y).brIf(0);
+      });
+      f.get(plane).get(planeBytes).i32Add().set(plane);
+      f.get(c).i32Const(1).i32Sub().tee(c).brIf(0);
+    });
+    f.get(src).i32Const(16).i32Add().set(src);
+    f.get(dst).get(stripBytes).i32Add().set(dst);
+    f.get(strips).i32Const(1).i32Sub().tee(strips).brIf(0);
   });
 }
 
@@ -166,11 +222,12 @@ export function matmulVariant(): MatmulVariant | null {
   return detected;
 }
 
-/** One thread's compiled kernel and the memory it packs into. */
-interface Instance {
+/** One thread's compiled kernels and the memory they pack into. */
+export interface Instance {
   variant: MatmulVariant;
   memory: WasmMemory;
-  panels: (xp: number, wp: number, bp: number, yp: number, strips: number, panels: number, stripBytes: number, ldy: number) => void;
+  panels: (xp: number, wp: number, bp: number, yp: number, strips: number, panels: number, stripBytes: number, ldy: number, panelBytes: number, acc: number) => void;
+  im2col: (src: number, dst: number, strips: number, channels: number, kh: number, kw: number, planeBytes: number, rowBytes: number, stripBytes: number) => void;
   /** A view of the whole memory; replaced after every grow (growing detaches the old buffer). */
   heap: Float32Array;
 }
@@ -178,21 +235,21 @@ interface Instance {
 /** This thread's instance (one per variant, made on first use). */
 const instances = new Map<boolean, Instance>();
 
-function getInstance(variant = matmulVariant()): Instance {
+export function getInstance(variant = matmulVariant()): Instance {
   if (!wasm || !variant) throw new Error('WebAssembly SIMD is not available in this runtime (use DITTO_CPU_KERNELS=ts)');
   let inst = instances.get(variant.fma);
   if (!inst) {
     const memory = new wasm.Memory({ initial: 16 });
     const module = new wasm.Module(matmulModule(variant));
     const exports = new wasm.Instance(module, { env: { memory } }).exports;
-    inst = { variant, memory, panels: exports.panels as Instance['panels'], heap: new Float32Array(memory.buffer) };
+    inst = { variant, memory, panels: exports.panels as Instance['panels'], im2col: exports.im2col as Instance['im2col'], heap: new Float32Array(memory.buffer) };
     instances.set(variant.fma, inst);
   }
   return inst;
 }
 
 /** Grows the instance's memory to hold `floats` (it never shrinks: the next call needs it again). */
-function reserve(inst: Instance, floats: number): void {
+export function reserve(inst: Instance, floats: number): void {
   const have = inst.memory.buffer.byteLength;
   if (floats * 4 <= have) return;
   inst.memory.grow(Math.ceil((floats * 4 - have) / 65536));
@@ -270,14 +327,14 @@ export function linearColumnsSimd(a: SimdLinearArgs, colStart: number, colEnd: n
       const mc = Math.min(mcPad, M - i0);
       const strips = Math.ceil(mc / ROWS);
       packX(a, inst.heap, xOff, i0, mc);
-      inst.panels(xOff * 4, wOff * 4, bOff * 4, yOff * 4, strips, panels, K * ROWS * 4, panels * COLS * 4);
+      inst.panels(xOff * 4, wOff * 4, bOff * 4, yOff * 4, strips, panels, K * ROWS * 4, panels * COLS * 4, K * COLS * 4, 0);
       unpackY(a, inst.heap, yOff, panels * COLS, i0, mc, j0, nc);
     }
   }
 }
 
 /** bias[j0, j0 + nc) into heap[bOff..], zero-padded to 8 columns (all zeros without a bias). */
-function packBias(bias: Float32Array | null, heap: Float32Array, bOff: number, j0: number, nc: number): void {
+export function packBias(bias: Float32Array | null, heap: Float32Array, bOff: number, j0: number, nc: number): void {
   const padded = Math.ceil(nc / COLS) * COLS;
   if (bias) heap.set(bias.subarray(j0, j0 + nc), bOff);
   heap.fill(0, bias ? bOff + nc : bOff, bOff + padded);
