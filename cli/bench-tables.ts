@@ -1,6 +1,7 @@
 // The benchmarks' results as the tables `ditto bench` prints: bench/ computes, this formats. Columns
 // go through core/table.ts's formatTable, like every table ditto prints.
 
+import { basename } from 'node:path';
 import type { CacheBenchResult } from '../bench/cache.js';
 import type { CpuBenchResult } from '../bench/cpu.js';
 import type { ModelBenchResult } from '../bench/models.js';
@@ -87,12 +88,12 @@ export function formatKernelTable(r: KernelBenchResult): string {
   return out.join('\n');
 }
 
-/** `bench cache`: one row per method x interval (and per calibration subset of the ablation). */
+/** `bench cache`: one row per method x interval (and per calibration subset of the ablation), then one per searched schedule. */
 export function formatCacheTable(r: CacheBenchResult): string {
   const rows = r.rows.map((row) => [
     row.calibration_runs ? `${row.method}[${row.calibration_runs}]` : row.method,
-    String(row.interval ?? '-'),
-    String(row.full_steps),
+    row.interval === null ? `searched (${basename(row.schedule)})` : `${row.schedule} N=${row.interval}`,
+    String(row.full_steps.length),
     row.flops_speedup.toFixed(2),
     row.latency_speedup.toFixed(2),
     row.psnr.toFixed(2),
@@ -100,8 +101,8 @@ export function formatCacheTable(r: CacheBenchResult): string {
     row.rel_l2.toFixed(4),
   ]);
   return [
-    `${r.seeds.length} samples (seeds ${r.seeds[0]}..${r.seeds.at(-1)}), ${r.steps} steps, cfg ${r.cfg_scale}, ${r.backend}; reference ${r.reference_seconds.toFixed(2)} s`,
-    formatTable(['method', 'N', 'full', 'FLOPs x', 'latency x', 'PSNR dB', 'SSIM', 'rel L2'], rows),
+    `${r.seeds.length} samples (seeds ${r.seeds[0]}..${r.seeds.at(-1)}), ${r.steps} steps, cfg ${r.cfg_scale}, ${r.backend}; reference ${r.reference_seconds.toFixed(2)} s (mean of ${r.reference_runs_seconds.length} runs)`,
+    formatTable(['method', 'schedule', 'full', 'FLOPs x', 'latency x', 'PSNR dB', 'SSIM', 'rel L2'], rows),
     `SSIM: ${r.ssim}`,
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 // `ditto bench <suite>`: benchmarks, each against a peer or reference measured in the same run.
 
 import { UserError } from '../core/errors.js';
-import { CACHE_METHODS, runCacheBench, type CacheMethod } from '../bench/cache.js';
+import { runCacheBench } from '../bench/cache.js';
 import { runCpuBench } from '../bench/cpu.js';
 import { runForwardBench } from '../bench/forward.js';
 import { runKernelBench } from '../bench/kernels.js';
@@ -13,6 +13,8 @@ import { DiT } from '../models/dit/dit.js';
 import { randomWeights } from '../models/dit/weights.js';
 import { inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { readTrajectories } from '../predictors/fit/trajectories.js';
+import { CACHE_METHODS, type CacheMethod } from '../predictors/methods.js';
+import { readScheduleFile } from '../predictors/search/schedule-file.js';
 import { createBackend, parseBackend } from './backend.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable, formatModelTable, formatProfileTable } from './bench-tables.js';
 import { parseFlags, type CommandIo, type Flags } from './flags.js';
@@ -27,7 +29,8 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
        ditto bench profile --model M|DiT-S/2|... [--batch 2] [--size 32] [--runs 3] [--backend ...] [--json]
        ditto bench cache [--model M] [--seeds 8] [--intervals 5,7,10] [--methods ${CACHE_METHODS.join(',')}]
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
-                         [--steps S] [--cfg g] [--save-images DIR] [--backend ...] [--json]
+                         [--schedule S.json [--schedule S2.json ...]] [--steps S] [--cfg g] [--save-images DIR]
+                         [--backend ...] [--json]
   cpu      CPU matmul at DiT-S shapes vs TensorFlow.js (tfjs-backend-cpu), and one DiT-S/2 forward
            vs PyTorch (tools/time_dit.py, when python3 with torch is installed) and our WebGPU backend
   kernels  our WGSL matmul (DiT-S and DiT-XL linears) and fused attention vs our CPU backend,
@@ -49,7 +52,8 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            wall-clock speedups, PSNR/SSIM of the 8-bit images, relative L2 of the final samples.
            l2p uses --weights or the model's calibrated W (beside it); with --trajectories (from
            ditto calibrate --save-trajectories) l2p (official Adam) and l2p-direct are fitted from
-           those runs, and --ablation refits l2p on the first n runs for each n
+           those runs, and --ablation refits l2p on the first n runs for each n; each --schedule
+           (from ditto search) adds a row with its method on that schedule
 The peers (TensorFlow.js, gpu.js) are not installed with ditto: without them their rows say how to
 install them (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu ...).`;
 
@@ -71,7 +75,7 @@ const SUITE_FLAGS = {
     json: { type: 'boolean' }, model: { type: 'string' }, seeds: { type: 'string' }, intervals: { type: 'string' },
     methods: { type: 'string' }, trajectories: { type: 'string' }, ablation: { type: 'string' }, weights: { type: 'string' },
     steps: { type: 'string' }, cfg: { type: 'string' }, 'save-images': { type: 'string' }, backend: { type: 'string' },
-    heads: { type: 'string' },
+    heads: { type: 'string' }, schedule: { type: 'string', multiple: true },
   },
 } satisfies Record<string, Spec>;
 
@@ -130,7 +134,8 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const backendChoice = parseBackend(flags.string('backend'));
   const seeds = flags.integer('seeds', { max: MAX_IMAGES }) ?? 8;
   const modelPath = resolveModelPath(flags.string('model')), trajPath = flags.string('trajectories'), saveImages = flags.string('save-images');
-  const inputs = given([['--model', modelPath], ['--trajectories', trajPath], ['--weights', flags.string('weights')]]);
+  const schedulePaths = flags.all('schedule');
+  const inputs = [...given([['--model', modelPath], ['--trajectories', trajPath], ['--weights', flags.string('weights')]]), ...schedulePaths.map((path) => ({ flag: '--schedule', path }))];
   checkInputs(inputs);
   checkOutputs([], inputs, given([['--save-images', saveImages]]));
   const ablation = flags.string('ablation') === undefined ? undefined : integers(flags, 'ablation', '');
@@ -140,6 +145,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
   const { card } = inspectModel(modelPath, { heads });
   const steps = stepsFromFlags(flags, card);
   const cfgScale = cfgFromFlags(flags, card.cfgScale);
+  const schedules = schedulePaths.map((path) => ({ path, loaded: readScheduleFile(path, steps) }));
 
   const backend = await createBackend(backendChoice, io.info, { batch: seeds });
   const result = await runCacheBench({
@@ -152,6 +158,7 @@ export async function benchCommand(argv: string[], io: CommandIo): Promise<void>
     trajectories: trajPath ? readTrajectories(trajPath) : undefined,
     weights: flags.string('weights'),
     ablation,
+    schedules,
     saveImages,
     onProgress: (line) => io.info(line),
   });

@@ -26,6 +26,8 @@ export interface Flags {
   /** An integer from `min` (default 1) to `max` (default: any safe integer). */
   integer(name: string, range?: { min?: number; max?: number }): number | undefined;
   bool(name: string): boolean;
+  /** Every value of a flag given `multiple: true` in the spec, in order (none: empty). */
+  all(name: string): string[];
 }
 
 /**
@@ -76,5 +78,6 @@ export function parseFlags(argv: string[], spec: Spec, usage: string, positional
       return n;
     },
     bool: (name) => values[name] === true,
+    all: (name) => (values[name] as string[] | undefined) ?? [],
   };
 }

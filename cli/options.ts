@@ -7,11 +7,13 @@
 // so that a typo (an extra zero, 1e12) is refused in one line instead of exhausting memory hours later.
 
 import { UserError } from '../core/errors.js';
+import { existsSync } from 'node:fs';
 import { checkOutput, checkOutputFolder, requireRegularFile, type NamedPath } from '../core/files.js';
 import { maxSteps, type ModelCard } from '../models/pretrained.js';
 import { readWeightsFile, requireForecastRows, type Weights } from '../predictors/l2p.js';
 import { createPredictor, defaultScheduleKind, MAX_TAYLORSEER_ORDER, parseMethod, resolveSchedule, type Method, type ScheduleKind } from '../predictors/methods.js';
 import type { Predictor } from '../predictors/predictor.js';
+import { readScheduleFile, type LoadedSchedule } from '../predictors/search/schedule-file.js';
 import { fullSchedule, parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
 import type { Flags } from './flags.js';
 
@@ -37,8 +39,23 @@ export function hasScheduleFlags(flags: Flags): boolean {
   return ['interval', 'full-steps', 'schedule'].some((n) => flags.string(n) !== undefined);
 }
 
+/** --schedule's named kinds (with --interval); any other value names a schedule file from ditto search. */
+const SCHEDULE_KINDS = ['paper', 'taylorseer'];
+
+/** The schedule file --schedule S.json names, if it names one (it is a whole schedule: no --interval or --full-steps). */
+export function scheduleFileFromFlags(flags: Flags, steps: number): LoadedSchedule | undefined {
+  const value = flags.string('schedule');
+  if (value === undefined || SCHEDULE_KINDS.includes(value)) return undefined;
+  if (!value.endsWith('.json') && !existsSync(value)) throw new UserError(`unknown --schedule "${value}": use paper or taylorseer (with --interval), or a schedule file from ditto search`);
+  const stray = ['interval', 'full-steps'].find((n) => flags.string(n) !== undefined);
+  if (stray) throw new UserError(`--schedule ${value} is a whole schedule: leave --${stray} out`);
+  return readScheduleFile(value, steps);
+}
+
 /** The schedule that --interval / --full-steps / --schedule give for `steps` steps. */
 export function scheduleFromFlags(flags: Flags, steps: number, defaultKind: ScheduleKind): Schedule {
+  const file = scheduleFileFromFlags(flags, steps);
+  if (file) return file.schedule;
   const full = flags.string('full-steps');
   return resolveSchedule({
     steps,
@@ -72,7 +89,9 @@ interface CachePlan {
 
 /** The schedule and predictor a command's --cache / --interval / --order / --weights flags ask for. */
 export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): CachePlan {
-  const cache = flags.string('cache') ?? 'none';
+  // A schedule file brings its method (l2p-direct's is an L2P matrix it carries) unless --cache says otherwise.
+  const file = scheduleFileFromFlags(flags, steps);
+  const cache = flags.string('cache') ?? (file ? (file.method === 'l2p-direct' ? 'l2p' : file.method) : 'none');
   if (cache === 'none') {
     const stray = ['interval', 'full-steps', 'schedule', 'order', 'weights'].find((n) => flags.string(n) !== undefined);
     if (stray) throw new UserError(`--${stray} configures a forecasting cache: add --cache ${stray === 'weights' ? 'l2p' : 'taylorseer'} (or leave --${stray} out)`);
@@ -83,20 +102,22 @@ export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): Ca
     schedule: hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, defaultScheduleKind(method)) : undefined,
     order: orderFromFlags(flags),
     weightsPath: flags.string('weights'),
+    weights: file?.weights,
   });
 }
 
 /** A method at a schedule (default: interval 5 of the method's usual kind) for a model. */
-function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string } = {}): CachePlan {
+function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string; weights?: Weights } = {}): CachePlan {
   if (o.weightsPath !== undefined && method !== 'l2p') throw new UserError(`--weights is L2P's matrix: --cache ${method} takes none (use --cache l2p, or leave --weights out)`);
   if (o.order !== undefined && method !== 'taylorseer') throw new UserError(`--order is TaylorSeer's: ${method} has a fixed form (use --cache taylorseer, or leave --order out)`);
   const schedule = o.schedule ?? resolveSchedule({ steps, interval: o.interval ?? 5 }, defaultScheduleKind(method));
   let weights: Weights | undefined;
   if (method === 'l2p') {
-    const path = o.weightsPath ?? card.l2pWeights;
-    if (!path) throw new UserError(`l2p needs a weight matrix and ${card.path} has none beside it: run ditto calibrate, then pass --weights W.json`);
-    weights = readWeightsFile(path, steps);
-    requireForecastRows(weights, schedule, path);
+    // --weights first, then the matrix a schedule file was searched with, then the model's own.
+    const path = o.weightsPath ?? (o.weights ? undefined : card.l2pWeights);
+    if (!path && !o.weights) throw new UserError(`l2p needs a weight matrix and ${card.path} has none beside it: run ditto calibrate, then pass --weights W.json`);
+    weights = path ? readWeightsFile(path, steps) : o.weights!;
+    requireForecastRows(weights, schedule, path ?? schedule.label);
   }
   const predictor = createPredictor({ method, order: o.order, weights }, steps);
   return { method, schedule, predictor, label: `${method}, ${schedule.label}: ${schedule.fullSteps.length}/${steps} full, ${speedup(schedule).toFixed(2)}x fewer model calls` };

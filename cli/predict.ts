@@ -2,7 +2,7 @@
 // cached sampler would forecast it, and write what it produces.
 //
 //   ditto predict --method fora|taylorseer|foca|l2p [--order m] [--weights W.json]
-//                 (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer]
+//                 (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer|S.json]
 //                 --features F.safetensors --out O.safetensors [--errors] [--json]
 //
 // F holds `features` [S, ...]: the model's output at every step of a full-compute run. O gets
@@ -22,7 +22,7 @@ import { formatJson } from './json.js';
 import { checkInputs, checkOutputs, given, orderFromFlags, scheduleFlagSpec, scheduleFromFlags } from './options.js';
 
 export const predictUsage = `usage: ditto predict --method ${METHODS.join('|')} [--order m] [--weights W.json]
-                     (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer]
+                     (--interval N | --full-steps a,b,c) [--schedule paper|taylorseer|S.json]
                      --features F.safetensors --out O.safetensors [--errors] [--json]
   --order m        TaylorSeer's maximum order (default 2)
   --weights W.json L2P's matrix, in the official format (a JSON list of lists; ditto fit makes one)

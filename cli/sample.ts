@@ -24,7 +24,7 @@ import { progress } from './progress.js';
 
 export const sampleUsage = `usage: ditto sample [--model M.safetensors] --class c[,c,...] [--seed s] [--per-class K]
                     [--steps 50] [--cfg g] [--cache none|${METHODS.join('|')}] [--interval N | --full-steps a,b,c]
-                    [--schedule paper|taylorseer] [--order m] [--weights W.json] [--vae V [--scale 0.18215]]
+                    [--schedule paper|taylorseer|S.json] [--order m] [--weights W.json] [--vae V [--scale 0.18215]]
                     --out img.png|samples.safetensors [--backend auto|cpu|webgpu] [--heads H] [--json]
   --model      a DiT checkpoint or a FLUX one with class prompts, or a bundled model's name:
                mnist-dit (the default) or mnist-flux
@@ -33,6 +33,8 @@ export const sampleUsage = `usage: ditto sample [--model M.safetensors] --class 
   --steps/--cfg default to the model's own (from its metadata)
   --cache      forecast the skipped steps with this method (default none: every step runs the model)
   --interval   the schedule (the paper's for l2p, TaylorSeer's for the others; default 5)
+  --schedule   paper or taylorseer with --interval, or a schedule from ditto search (S.json: its method,
+               and for l2p the matrix it was searched with, unless --cache / --weights say otherwise)
   --weights    L2P's matrix (default: the one calibrated for the model, beside it)
   --vae        a Stable Diffusion VAE that decodes a latent model's samples into images (as ditto decode);
                --out samples.safetensors then holds the images too

@@ -81,17 +81,22 @@ test('kernels: ratios, the error row, capped runs starred, skipped peers noted',
   assert.ok(lines.some((l) => l.startsWith('timing: webgpu timestamp, tfjs-webgpu tfjs-kernelMs, cpu wall')));
 });
 
-test('cache: one aligned row per method and interval; an ablation row names its calibration runs', () => {
-  const base = { schedule: 'uniform', full_steps: 12, flops_speedup: 4.17, latency_speedup: 4.36, psnr: 30.56, ssim: 0.977, rel_l2: 0.0748, seconds: 10 };
+test('cache: one aligned row per method and schedule; an ablation row names its calibration runs, a searched one its file', () => {
+  const base = { schedule: 'taylorseer', full_steps: [0, 1, 2, 7, 12, 17, 22, 27, 32, 37, 42, 47], flops_speedup: 4.17, latency_speedup: 4.36, psnr: 30.56, ssim: 0.977, rel_l2: 0.0748, seconds: 10 };
   const cache: CacheBenchResult = {
-    model: 'm', backend: 'cpu', seeds: [0, 1, 2], classes: [0, 1, 2], steps: 50, cfg_scale: 3, ssim: 'Wang', reference_seconds: 44.3, reference_runs_seconds: [44.3],
-    rows: [{ ...base, method: 'fora', interval: 5 }, { ...base, method: 'l2p', interval: 10, calibration_runs: 5, psnr: 29.69 }],
+    model: 'm', backend: 'cpu', seeds: [0, 1, 2], classes: [0, 1, 2], steps: 50, cfg_scale: 3, ssim: 'Wang', reference_seconds: 44.3, reference_runs_seconds: [44.1, 44.5],
+    rows: [
+      { ...base, method: 'fora', interval: 5 },
+      { ...base, method: 'l2p', schedule: 'paper', interval: 10, calibration_runs: 5, psnr: 29.69 },
+      { ...base, method: 'l2p', schedule: 'results/m-l2p-12.json', interval: null, psnr: 33.1 },
+    ],
   };
   const lines = formatCacheTable(cache).split('\n');
-  assert.is(lines[0], '3 samples (seeds 0..2), 50 steps, cfg 3, cpu; reference 44.30 s');
-  assert.match(lines[1], /^method\s+N\s+full\s+FLOPs x\s+latency x\s+PSNR dB\s+SSIM\s+rel L2$/);
-  assert.match(lines[3], /^fora\s+5\s+12\s+4\.17\s+4\.36\s+30\.56\s+0\.977\s+0\.0748$/);
-  assert.match(lines[4], /^l2p\[5\]\s+10\s+12\s+4\.17\s+4\.36\s+29\.69\s+0\.977\s+0\.0748$/);
+  assert.is(lines[0], '3 samples (seeds 0..2), 50 steps, cfg 3, cpu; reference 44.30 s (mean of 2 runs)');
+  assert.match(lines[1], /^method\s+schedule\s+full\s+FLOPs x\s+latency x\s+PSNR dB\s+SSIM\s+rel L2$/);
+  assert.match(lines[3], /^fora\s+taylorseer N=5\s+12\s+4\.17\s+4\.36\s+30\.56\s+0\.977\s+0\.0748$/);
+  assert.match(lines[4], /^l2p\[5\]\s+paper N=10\s+12\s+4\.17\s+4\.36\s+29\.69\s+0\.977\s+0\.0748$/);
+  assert.match(lines[5], /^l2p\s+searched \(m-l2p-12\.json\)\s+12\s+4\.17\s+4\.36\s+33\.10/);
   assert.is(lines[3].length, lines[4].length);
   assert.is(lines.at(-1), 'SSIM: Wang');
 });
