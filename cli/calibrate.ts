@@ -21,7 +21,7 @@ import { cfgFromFlags, checkInputs, checkOutputs, checkTrajectoryBytes, given, h
 import { progress } from './progress.js';
 
 export const calibrateUsage = `usage: ditto calibrate [--model M.safetensors] [--trajectories 50] [--steps 50] [--cfg g]
-                       [--fit lstsq|adam|direct] [--interval N | --full-steps a,b,c] [--schedule paper|taylorseer]
+                       [--fit lstsq|adam|direct] [--interval N | --full-steps a,b,c] [--schedule paper|taylorseer|S.json]
                        --out W.json [--save-trajectories T.safetensors] [--batch 10] [--backend ...] [--json]
   --trajectories  how many full-compute runs (class i mod classes, seed ${calibrationPair(0, 1).seed} + i)
   --fit           adam (default: the official training, 200 Adam steps from plain reuse), lstsq (the
