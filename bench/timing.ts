@@ -1,5 +1,13 @@
-// Timing helpers shared by the benchmarks: warm up, then the median of N wall-clock runs. Medians,
-// because this machine is shared and noisy; a lone mean would report the neighbours' load.
+// Timing helpers shared by the benchmarks. Medians, because this machine is shared and noisy; a lone
+// mean would report the neighbours' load.
+//
+// benchmark() is how the CPU-side and end-to-end timings are taken (bench cpu, bench forward):
+// Benchmark.js, deferred so that sync and async functions (a GPU forward resolves later, a peer in
+// another process answers later) are timed alike, and the margin of error of its samples' mean at 95%
+// (Student's t) reported next to their median, so that a reader sees how far one number can be trusted.
+// timeMs() is the plain median of N wall-clock runs, for the benchmarks that keep it.
+
+import Benchmark from 'benchmark';
 
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -17,4 +25,40 @@ export async function timeMs(fn: () => unknown, runs: number, warmup = 2): Promi
     times.push(performance.now() - t0);
   }
   return median(times);
+}
+
+export interface Timed {
+  /** Median seconds per call over the samples. */
+  median_s: number;
+  /** Benchmark.js's relative margin of error of the mean, in percent (95% confidence). */
+  margin_pct: number;
+  /** Seconds per call of each sample. */
+  runs_s: number[];
+}
+
+/**
+ * Benchmark.js statistics of fn (sync or async): at least `runs` samples, no time target beyond them.
+ * A sample is one call when a call takes 50 ms or more; Benchmark.js packs faster calls into samples
+ * of about 50 ms and reports their mean per call, so that the timer's resolution does not matter.
+ * The caller warms up first. A failing call rejects with its error.
+ */
+export function benchmark(name: string, fn: () => unknown, runs: number): Promise<Timed> {
+  return new Promise((resolve, reject) => {
+    let failure: unknown = null;
+    const bench = new Benchmark(name, {
+      defer: true,
+      initCount: 1,
+      minSamples: runs,
+      maxTime: 0,
+      fn: (deferred: Benchmark.Deferred) => {
+        Promise.resolve().then(fn).then(() => deferred.resolve(), (e: unknown) => {
+          failure = e;
+          bench.abort();
+        });
+      },
+    });
+    bench.on('complete', () => (failure ? reject(failure) : resolve({ median_s: median(bench.stats.sample), margin_pct: bench.stats.rme, runs_s: bench.stats.sample })));
+    bench.on('abort', () => reject(failure ?? new Error('benchmark aborted')));
+    bench.run({ async: true });
+  });
 }

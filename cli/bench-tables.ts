@@ -3,35 +3,38 @@
 
 import { basename } from 'node:path';
 import type { CacheBenchResult } from '../bench/cache.js';
-import type { CpuBenchResult } from '../bench/cpu.js';
+import type { CpuBenchResult, CpuForwardRow, CpuMatmulRow } from '../bench/cpu.js';
 import type { ModelBenchResult } from '../bench/models.js';
 import type { ProfileBenchResult } from '../bench/profile.js';
 import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
 import { formatTable } from '../core/table.js';
 
-/** `bench cpu`: the matmuls side by side with tfjs-cpu, then the forward against PyTorch and WebGPU. */
+/** `bench cpu`: one line per matmul shape x backend x threads, then one per forward backend; skipped rows as notes. */
 export function formatCpuTable(r: CpuBenchResult): string {
   const m = r.machine;
-  const out = [`CPU benchmark: ${m.cores} cores, ${m.threads} threads, Node ${m.node}, ${m.kernels} kernels; tfjs-cpu = ${m.peers['tfjs-cpu']}`, ''];
-  const shapes = [...new Set(r.rows.map((x) => `${x.m}x${x.k}x${x.n}`))];
-  const by = (shape: string, backend: string) => r.rows.find((x) => `${x.m}x${x.k}x${x.n}` === shape && x.backend === backend);
-  const gflops = (x: CpuBenchResult['rows'][number] | undefined) => (x?.gflops == null ? '-' : x.gflops.toFixed(2));
-  const err = (x: CpuBenchResult['rows'][number] | undefined) => (x?.max_rel_err == null ? '-' : x.max_rel_err.toExponential(1));
-  const ratio = (a: number | null | undefined, b: number | null | undefined) => (a && b ? `${(a / b).toFixed(1)}x` : '-');
-  // 'ditto ts' (the TypeScript kernels) is measured when the backend runs the SIMD ones.
-  const kernels = m.kernels.split(' ')[0];
-  out.push(formatTable(['matmul M x K x N', `ditto ${kernels} GFLOP/s`, 'ditto ts GFLOP/s', `${kernels} / ts`, 'tfjs-cpu GFLOP/s', 'ratio', 'ditto max rel err', 'tfjs max rel err'], shapes.map((s) => {
-    const ours = by(s, 'cpu'), ts = by(s, 'cpu-ts'), peer = by(s, 'tfjs-cpu');
-    return [s, gflops(ours), gflops(ts), ratio(ours?.gflops, ts?.gflops), gflops(peer), ratio(ours?.gflops, peer?.gflops), err(ours), err(peer)];
+  const out = [
+    `CPU benchmark: ${m.cores} cores, ${m.threads} threads, Node ${m.node}, ${m.kernels} kernels`,
+    `peers: ${Object.entries(m.peers).map(([name, v]) => `${name} = ${v}`).join('; ')}`,
+    'median ±margin: Benchmark.js, margin of error of the mean at 95%; ditto/row: ditto\'s median time over the row\'s at the same threads (below 1: ditto faster)',
+    '',
+  ];
+  const notes: string[] = [];
+  const timing = (x: CpuMatmulRow | CpuForwardRow, unit: number, digits: number) => (x.ms === null ? '-' : `${(x.ms / unit).toFixed(digits)} ±${x.margin_pct!.toFixed(1)}%`);
+  const ratio = (x: CpuMatmulRow | CpuForwardRow) => (x.ratio === null ? '' : `${x.ratio.toFixed(2)}`);
+  const err = (x: CpuMatmulRow | CpuForwardRow) => (x.max_rel_err === null ? '-' : x.max_rel_err.toExponential(1));
+  const name = (backend: string) => (['cpu', 'cpu-ts', 'webgpu'].includes(backend) ? `ditto ${backend}` : backend);
+  out.push(formatTable(['matmul M x K x N', 'backend', 'threads', 'GFLOP/s', 'median ms', 'ditto/row', 'max rel err'], r.rows.map((x) => {
+    if (x.skipped) notes.push(`${x.backend} matmul ${x.m}x${x.k}x${x.n}: ${x.skipped}`);
+    return [`${x.m}x${x.k}x${x.n}`, name(x.backend), String(x.threads), x.gflops === null ? '-' : x.gflops.toFixed(2), timing(x, 1, 2), ratio(x), err(x)];
   })));
-  out.push('');
   const f = r.dit_forward;
-  const torch = 'seconds' in f.torch
-    ? `, PyTorch ${f.torch.version} (${f.torch.threads} threads) ${f.torch.seconds.toFixed(3)} s, ratio ${f.torch.ratio.toFixed(2)}x`
-    : `; PyTorch: ${f.torch.unavailable}`;
-  out.push(`${f.model} forward, batch ${f.batch} (${f.gflop.toFixed(1)} GFLOP): ditto cpu ${f.ours_s.toFixed(3)} s${torch}`);
-  out.push('seconds' in f.webgpu ? `  ditto webgpu on ${f.webgpu.adapter}: ${f.webgpu.seconds.toFixed(3)} s` : `  ditto webgpu: unavailable: ${f.webgpu.unavailable}`);
-  out.push('max rel err: against float64 dot products on sampled outputs');
+  out.push('', `${f.model} forward, batch ${f.batch} (${f.gflop.toFixed(1)} GFLOP), read-back included; weights: ${f.weights}`);
+  out.push(formatTable(['backend', 'threads', 'median s', 'GFLOP/s', 'ditto/row', 'max rel err vs PyTorch', 'on'], f.rows.map((x) => {
+    if (x.skipped) notes.push(`${x.backend} forward: ${x.skipped}`);
+    return [name(x.backend), x.backend === 'webgpu' ? '-' : String(x.threads), timing(x, 1000, 3), x.ms === null ? '-' : (f.gflop / (x.ms / 1000)).toFixed(2), ratio(x), err(x), x.on ?? ''];
+  })));
+  out.push('matmul max rel err: against float64 dot products on sampled outputs');
+  for (const n of notes) out.push(`note: ${n}`);
   return out.join('\n');
 }
 

@@ -37,14 +37,14 @@ export type Importer = (specifier: string) => Promise<unknown>;
 
 export const importPackage: Importer = (specifier) => import(specifier);
 
-/** A loaded peer, or one line saying why there is none. */
-export type PeerResult<P extends Peer> = { peer: P; reason: null } | { peer: null; reason: string };
+/** A loaded peer (one with a matmul, or another library a benchmark runs), or one line saying why there is none. */
+export type PeerResult<P extends { version: string }> = { peer: P; reason: null } | { peer: null; reason: string };
 
 /**
  * Runs a peer's `load`. When one of its packages is missing, the reason names it and says how to
  * install `packages`; any other failure keeps the first line of its message.
  */
-export async function loadPeer<P extends Peer>(packages: readonly string[], load: () => Promise<P>): Promise<PeerResult<P>> {
+export async function loadPeer<P extends { version: string }>(packages: readonly string[], load: () => Promise<P>): Promise<PeerResult<P>> {
   try {
     return { peer: await load(), reason: null };
   } catch (e) {

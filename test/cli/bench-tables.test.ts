@@ -8,49 +8,58 @@ import type { KernelBenchResult } from '../../bench/kernels.js';
 import type { ProfileBenchResult } from '../../bench/profile.js';
 import { formatCacheTable, formatCpuTable, formatKernelTable, formatProfileTable } from '../../cli/bench-tables.js';
 
+const mm = { kernel: 'matmul' as const, m: 512, k: 384, n: 1152 };
 const cpu: CpuBenchResult = {
-  machine: { cores: 2, threads: 2, node: 'v20.0.0', kernels: 'simd (f32x4 mul+add)', peers: { 'tfjs-cpu': '@tensorflow/tfjs-backend-cpu 4.22.0' } },
+  machine: {
+    cores: 2, threads: 2, node: 'v20.0.0', kernels: 'simd (f32x4 mul+add)',
+    peers: {
+      'tfjs-cpu': '@tensorflow/tfjs-backend-cpu 4.22.0, 1 thread', 'tfjs-wasm': '@tensorflow/tfjs-backend-wasm 4.22.0, SIMD, 1 thread',
+      onnxruntime: 'onnxruntime-node 1.30.0', pytorch: 'torch 1.13.0',
+    },
+  },
   rows: [
-    { kernel: 'matmul', backend: 'cpu', m: 512, k: 384, n: 1152, gflops: 8.69, ms: 52.1, max_rel_err: 1.2e-7 },
-    { kernel: 'matmul', backend: 'cpu-ts', m: 512, k: 384, n: 1152, gflops: 2.9, ms: 156, max_rel_err: 1e-7 },
-    { kernel: 'matmul', backend: 'tfjs-cpu', m: 512, k: 384, n: 1152, gflops: 0.98, ms: 462, max_rel_err: 2.5e-7 },
-    { kernel: 'matmul', backend: 'cpu', m: 512, k: 1536, n: 384, gflops: 8.85, ms: 51.2, max_rel_err: 3e-7 },
-    { kernel: 'matmul', backend: 'cpu-ts', m: 512, k: 1536, n: 384, gflops: 1.77, ms: 256, max_rel_err: 1e-7 },
-    { kernel: 'matmul', backend: 'tfjs-cpu', m: 512, k: 1536, n: 384, gflops: 0.87, ms: 520, max_rel_err: 2e-7 },
+    { ...mm, backend: 'cpu', threads: 2, gflops: 90.6, ms: 5, margin_pct: 1.23, ratio: null, max_rel_err: 1.2e-7 },
+    { ...mm, backend: 'cpu', threads: 1, gflops: 45.3, ms: 10, margin_pct: 0.5, ratio: null, max_rel_err: 1.2e-7 },
+    { ...mm, backend: 'tfjs-wasm', threads: 1, gflops: 37.75, ms: 12, margin_pct: 2, ratio: 10 / 12, max_rel_err: 2.5e-7 },
   ],
   dit_forward: {
-    model: 'DiT-S/2', batch: 2, gflop: 24.2, ours_s: 2.93,
-    webgpu: { seconds: 0.58, adapter: 'lavapipe' },
-    torch: { seconds: 0.184, version: '1.13.0', threads: 2, ratio: 2.93 / 0.184 },
+    model: 'DiT-S/2', batch: 2, gflop: 24.2, weights: 'tools/export_dit_onnx.py (1.13.0): seeded, shared by every row',
+    rows: [
+      { backend: 'cpu', threads: 2, ms: 540, margin_pct: 3.1, ratio: null, max_rel_err: 2e-6 },
+      { backend: 'webgpu', threads: 0, ms: 1000, margin_pct: 1, ratio: 0.54, max_rel_err: 3e-6, on: 'lavapipe' },
+      { backend: 'onnxruntime', threads: 2, ms: 110, margin_pct: 4.56, ratio: 540 / 110, max_rel_err: 1e-6, on: 'onnxruntime-node 1.30.0' },
+      { backend: 'pytorch', threads: 2, ms: 180, margin_pct: 2, ratio: 3, max_rel_err: 0, on: 'torch 1.13.0' },
+    ],
   },
 };
 
-test('cpu: one aligned row per shape with the ratios (simd / ts, ours / tfjs), then the forward against PyTorch and WebGPU', () => {
+test('cpu: the peers, one aligned line per matmul row and per forward backend, with margins and ratios', () => {
   const lines = formatCpuTable(cpu).split('\n');
-  assert.is(lines[0], 'CPU benchmark: 2 cores, 2 threads, Node v20.0.0, simd (f32x4 mul+add) kernels; tfjs-cpu = @tensorflow/tfjs-backend-cpu 4.22.0');
+  assert.is(lines[0], 'CPU benchmark: 2 cores, 2 threads, Node v20.0.0, simd (f32x4 mul+add) kernels');
+  assert.is(lines[1], 'peers: tfjs-cpu = @tensorflow/tfjs-backend-cpu 4.22.0, 1 thread; tfjs-wasm = @tensorflow/tfjs-backend-wasm 4.22.0, SIMD, 1 thread; onnxruntime = onnxruntime-node 1.30.0; pytorch = torch 1.13.0');
   const header = lines.findIndex((l) => l.startsWith('matmul M x K x N'));
-  assert.match(lines[header], /ditto simd GFLOP\/s\s+ditto ts GFLOP\/s\s+simd \/ ts\s+tfjs-cpu GFLOP\/s/);
-  const [first, second] = [lines[header + 2], lines[header + 3]];
-  assert.match(first, /^512x384x1152\s+8\.69\s+2\.90\s+3\.0x\s+0\.98\s+8\.9x\s+1\.2e-7\s+2\.5e-7$/);
-  assert.match(second, /^512x1536x384\s+8\.85\s+1\.77\s+5\.0x\s+0\.87\s+10\.2x\s+3\.0e-7\s+2\.0e-7$/);
-  // Numbers right-aligned: the columns end at the same place on every row.
-  assert.is(first.indexOf('8.9x') + 4, second.indexOf('10.2x') + 5);
-  assert.ok(lines.includes('DiT-S/2 forward, batch 2 (24.2 GFLOP): ditto cpu 2.930 s, PyTorch 1.13.0 (2 threads) 0.184 s, ratio 15.92x'));
-  assert.ok(lines.includes('  ditto webgpu on lavapipe: 0.580 s'));
+  assert.match(lines[header], /backend\s+threads\s+GFLOP\/s\s+median ms\s+ditto\/row\s+max rel err$/);
+  assert.match(lines[header + 2], /^512x384x1152\s+ditto cpu\s+2\s+90\.60\s+5\.00 ±1\.2%\s+1\.2e-7$/);
+  assert.match(lines[header + 4], /^512x384x1152\s+tfjs-wasm\s+1\s+37\.75\s+12\.00 ±2\.0%\s+0\.83\s+2\.5e-7$/);
+  assert.ok(lines.includes('DiT-S/2 forward, batch 2 (24.2 GFLOP), read-back included; weights: tools/export_dit_onnx.py (1.13.0): seeded, shared by every row'));
+  assert.ok(lines.some((l) => /^onnxruntime\s+2\s+0\.110 ±4\.6%\s+220\.00\s+4\.91\s+1\.0e-6\s+onnxruntime-node 1\.30\.0$/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => /^ditto webgpu\s+-\s+1\.000 ±1\.0%/.test(l)));
 });
 
-test('cpu without tfjs and torch: dashes where its numbers would be, and the reasons', () => {
-  const reason = "unavailable: Cannot find package '@tensorflow/tfjs-core' (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu)";
+test('cpu without the peers: dashes where their numbers would be, and the reasons as notes', () => {
+  const reason = "unavailable: Cannot find package '@tensorflow/tfjs-core' (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-wasm)";
   const text = formatCpuTable({
     ...cpu,
-    machine: { ...cpu.machine, kernels: 'ts', peers: { 'tfjs-cpu': reason } },
-    rows: [cpu.rows[0], { ...cpu.rows[2], gflops: null, ms: null, max_rel_err: null, skipped: reason }],
-    dit_forward: { ...cpu.dit_forward, webgpu: { unavailable: 'no WebGPU adapter found' }, torch: { unavailable: 'skipped (--no-torch)' } },
+    rows: [cpu.rows[1], { ...cpu.rows[2], gflops: null, ms: null, margin_pct: null, ratio: null, max_rel_err: null, skipped: reason }],
+    dit_forward: {
+      ...cpu.dit_forward,
+      rows: [cpu.dit_forward.rows[0], { backend: 'pytorch', threads: 2, ms: null, margin_pct: null, ratio: null, max_rel_err: null, skipped: 'skipped (--no-torch)' }],
+    },
   });
-  assert.ok(text.includes(`tfjs-cpu = ${reason}`));
-  assert.match(text, /\n512x384x1152\s+8\.69\s+-\s+-\s+-\s+-\s+1\.2e-7\s+-\n/);
-  assert.match(text, /ditto cpu 2\.930 s; PyTorch: skipped \(--no-torch\)/);
-  assert.match(text, /ditto webgpu: unavailable: no WebGPU adapter found/);
+  assert.match(text, /\n512x384x1152\s+tfjs-wasm\s+1\s+-\s+-\s+-\n/);
+  assert.match(text, /\npytorch\s+2\s+-\s+-\s+-\n/);
+  assert.ok(text.includes(`note: tfjs-wasm matmul 512x384x1152: ${reason}`));
+  assert.ok(text.includes('note: pytorch forward: skipped (--no-torch)'));
 });
 
 const row = { runs: 10, timing: 'timestamp' as const, max_rel_err: 1e-6 };

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadGpujs } from '../../../bench/peers/gpujs.js';
 import { loadPeer, type Importer, type Peer } from '../../../bench/peers/peer.js';
-import { loadTfjsCpu } from '../../../bench/peers/tfjs-cpu.js';
+import { loadTfjs } from '../../../bench/peers/tfjs.js';
 import { loadTfjsWebgpu } from '../../../bench/peers/tfjs-webgpu.js';
 
 const absent: Importer = (specifier) => import(`${specifier}-not-installed`);
@@ -23,7 +23,8 @@ test('any other failure: the first line of its message, without an install hint'
 });
 
 test('every peer imports through the importer, and says how to install what it needs', async () => {
-  assert.match((await loadTfjsCpu(absent)).reason!, /\(npm install @tensorflow\/tfjs-core @tensorflow\/tfjs-backend-cpu\)$/);
+  assert.match((await loadTfjs('cpu', absent)).reason!, /\(npm install @tensorflow\/tfjs-core @tensorflow\/tfjs-backend-cpu\)$/);
+  assert.match((await loadTfjs('wasm', absent)).reason!, /\(npm install @tensorflow\/tfjs-core @tensorflow\/tfjs-backend-wasm\)$/);
   // The device is not touched before the packages are imported.
   const webgpu = await loadTfjsWebgpu({} as GPUDevice, { vendor: '', architecture: '' }, absent);
   assert.match(webgpu.reason!, /\(npm install @tensorflow\/tfjs-core @tensorflow\/tfjs-backend-webgpu\)$/);
@@ -41,14 +42,20 @@ test('gpu.js: a failed load is not kept, so a later load tries again', async () 
   assert.equal(asked, ['gpu.js', 'gpu.js']);
 });
 
-test('tfjs-cpu, installed here as a devDependency: its matmul is x · w^T', async () => {
-  const { peer } = await loadTfjsCpu();
-  assert.ok(peer, 'tfjs-cpu loads');
-  const op = peer.matmul(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 0, 0, 1, 1, 1), 2, 2, 3);
-  assert.equal(Array.from(await op.read()), [1, 2, 3, 3, 4, 7]);
-  const run = await op.run();
-  assert.ok(run.ms >= 0 && run.timing === 'wall');
-  op.dispose();
+test('tfjs-cpu and tfjs-wasm, installed here as devDependencies: x · w^T on one thread, each op on its own backend', async () => {
+  const tf = await import('@tensorflow/tfjs-core');
+  const cpu = (await loadTfjs('cpu')).peer, wasm = (await loadTfjs('wasm')).peer;
+  assert.ok(cpu && wasm, 'both load');
+  assert.match(wasm.version, /^@tensorflow\/tfjs-backend-wasm \d+\.\d+\.\d+, SIMD, 1 thread$/);
+  for (const [peer, backend] of [[cpu, 'cpu'], [wasm, 'wasm'], [cpu, 'cpu']] as const) {
+    assert.is(peer.threads, 1);
+    const op = peer.matmul(Float32Array.of(1, 2, 3, 4), Float32Array.of(1, 0, 0, 1, 1, 1), 2, 2, 3);
+    assert.equal(Array.from(await op.read()), [1, 2, 3, 3, 4, 7]);
+    assert.is(tf.getBackend(), backend);
+    const run = await op.run();
+    assert.ok(run.ms >= 0 && run.timing === 'wall');
+    op.dispose();
+  }
 });
 
 test.run();
