@@ -31,8 +31,10 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
                          [--trajectories T.safetensors [--ablation 5,10,25,50]] [--weights W.json]
                          [--schedule S.json [--schedule S2.json ...]] [--steps S] [--cfg g] [--save-images DIR]
                          [--backend ...] [--json]
-  cpu      CPU matmul at DiT-S shapes vs TensorFlow.js (tfjs-backend-cpu), and one DiT-S/2 forward
-           vs PyTorch (tools/time_dit.py, when python3 with torch is installed) and our WebGPU backend
+  cpu      CPU matmul at DiT-S shapes vs TensorFlow.js (tfjs-backend-cpu, tfjs-backend-wasm) at the
+           same threads, and one DiT-S/2 forward vs ONNX Runtime (onnxruntime-node) and PyTorch on
+           the same weights (tools/export_dit_onnx.py, when python3 with torch is installed) and our
+           WebGPU backend; Benchmark.js medians with margins, --json rows with their ratio to ditto
   kernels  our WGSL matmul (DiT-S and DiT-XL linears) and fused attention vs our CPU backend,
            TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
            attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
@@ -54,8 +56,8 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
            ditto calibrate --save-trajectories) l2p (official Adam) and l2p-direct are fitted from
            those runs, and --ablation refits l2p on the first n runs for each n; each --schedule
            (from ditto search) adds a row with its method on that schedule
-The peers (TensorFlow.js, gpu.js) are not installed with ditto: without them their rows say how to
-install them (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu ...).`;
+The peers (TensorFlow.js, ONNX Runtime, gpu.js) are not installed with ditto: without them their rows
+say how to install them (npm install @tensorflow/tfjs-core @tensorflow/tfjs-backend-cpu ...).`;
 
 type Spec = Parameters<typeof parseFlags>[1];
 
