@@ -49,8 +49,9 @@ test('a small run: matmul rows for ditto (all threads and one) and the tfjs peer
   const timedRow = (r: CpuForwardRow) => {
     assert.ok(r.ms! > 0 && r.margin_pct! >= 0, JSON.stringify(r));
     assert.is(r.ratio, r === cpu ? null : cpu.ms! / r.ms!);
-    // Every output against PyTorch's on the same weights and inputs.
-    if (torch) assert.ok(r.max_rel_err! < 1e-4, `${r.backend}: ${r.max_rel_err}`);
+    // Every output against PyTorch's on the same weights and inputs (PyTorch's own row is the reference).
+    if (torch && r !== pytorch) assert.ok(r.max_rel_err! < 1e-4, `${r.backend}: ${r.max_rel_err}`);
+    else assert.is(r.max_rel_err, null);
   };
   timedRow(cpu);
   if (gpu) timedRow(webgpu);
