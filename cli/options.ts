@@ -10,8 +10,8 @@ import { UserError } from '../core/errors.js';
 import { existsSync } from 'node:fs';
 import { checkOutput, checkOutputFolder, requireRegularFile, type NamedPath } from '../core/files.js';
 import { maxSteps, type ModelCard } from '../models/pretrained.js';
-import { readWeightsFile, requireForecastRows, type Weights } from '../predictors/l2p.js';
-import { createPredictor, defaultScheduleKind, MAX_TAYLORSEER_ORDER, parseMethod, resolveSchedule, type Method, type ScheduleKind } from '../predictors/methods.js';
+import { readWeightsFile, type Weights } from '../predictors/l2p.js';
+import { defaultScheduleKind, MAX_TAYLORSEER_ORDER, parseMethod, planMethod, resolveSchedule, type Method, type ScheduleKind } from '../predictors/methods.js';
 import type { Predictor } from '../predictors/predictor.js';
 import { readScheduleFile, type LoadedSchedule } from '../predictors/search/schedule-file.js';
 import { fullSchedule, parseStepList, speedup, type Schedule } from '../predictors/schedule.js';
@@ -107,19 +107,18 @@ export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): Ca
 }
 
 /** A method at a schedule (default: interval 5 of the method's usual kind) for a model. */
-function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; interval?: number; order?: number; weightsPath?: string; weights?: Weights } = {}): CachePlan {
+function cachePlan(method: Method, steps: number, card: ModelCard, o: { schedule?: Schedule; order?: number; weightsPath?: string; weights?: Weights } = {}): CachePlan {
   if (o.weightsPath !== undefined && method !== 'l2p') throw new UserError(`--weights is L2P's matrix: --cache ${method} takes none (use --cache l2p, or leave --weights out)`);
   if (o.order !== undefined && method !== 'taylorseer') throw new UserError(`--order is TaylorSeer's: ${method} has a fixed form (use --cache taylorseer, or leave --order out)`);
-  const schedule = o.schedule ?? resolveSchedule({ steps, interval: o.interval ?? 5 }, defaultScheduleKind(method));
-  let weights: Weights | undefined;
+  let weights: Weights | undefined, source: string | undefined;
   if (method === 'l2p') {
     // --weights first, then the matrix a schedule file was searched with, then the model's own.
     const path = o.weightsPath ?? (o.weights ? undefined : card.l2pWeights);
     if (!path && !o.weights) throw new UserError(`l2p needs a weight matrix and ${card.path} has none beside it: run ditto calibrate, then pass --weights W.json`);
     weights = path ? readWeightsFile(path, steps) : o.weights!;
-    requireForecastRows(weights, schedule, path ?? schedule.label);
+    source = path ?? o.schedule?.label;
   }
-  const predictor = createPredictor({ method, order: o.order, weights }, steps);
+  const { schedule, predictor } = planMethod(method, steps, { schedule: o.schedule, order: o.order, weights, weightsSource: source });
   return { method, schedule, predictor, label: `${method}, ${schedule.label}: ${schedule.fullSteps.length}/${steps} full, ${speedup(schedule).toFixed(2)}x fewer model calls` };
 }
 

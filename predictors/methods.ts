@@ -6,7 +6,7 @@ import { FocaPredictor } from './foca.js';
 import { ForaPredictor } from './fora.js';
 import { fitDirect } from './fit/direct.js';
 import type { Gram } from './fit/gram.js';
-import { L2PPredictor, validateWeights, type Weights } from './l2p.js';
+import { L2PPredictor, requireForecastRows, validateWeights, type Weights } from './l2p.js';
 import type { Predictor } from './predictor.js';
 import { explicitSchedule, paperSchedule, PAPER_SCHEDULES, PAPER_STEPS, taylorSeerSchedule, type Schedule } from './schedule.js';
 import { TaylorSeerPredictor } from './taylorseer.js';
@@ -52,6 +52,21 @@ export function createPredictor(spec: PredictorSpec, steps: number): Predictor {
       if (!spec.weights) throw new UserError('l2p needs its weight matrix: pass --weights W.json (make one with ditto fit)');
       return new L2PPredictor(validateWeights(spec.weights, 'L2P weights', steps));
   }
+}
+
+export interface MethodPlan {
+  schedule: Schedule;
+  predictor: Predictor;
+}
+
+/**
+ * `method` on `schedule` (default: its usual kind at interval 5), what `sample` and the web page run:
+ * an L2P matrix must give every step the schedule skips a row with some weight.
+ */
+export function planMethod(method: Method, steps: number, o: { schedule?: Schedule; order?: number; weights?: Weights; weightsSource?: string } = {}): MethodPlan {
+  const schedule = o.schedule ?? resolveSchedule({ steps, interval: 5 }, defaultScheduleKind(method));
+  if (o.weights) requireForecastRows(o.weights, schedule, o.weightsSource ?? 'L2P weights');
+  return { schedule, predictor: createPredictor({ method, order: o.order, weights: o.weights }, steps) };
 }
 
 /**

@@ -15,8 +15,8 @@ import { DiT } from '../models/dit/dit.js';
 import { loadDiTFrom } from '../models/dit/weights.js';
 import { loadFluxClassModel } from '../models/flux/class-model.js';
 import { toImages } from '../models/image.js';
-import { createPredictor, defaultScheduleKind, parseMethod, resolveSchedule, type Method } from '../predictors/methods.js';
-import { parseWeights, requireForecastRows, type Weights } from '../predictors/l2p.js';
+import { defaultScheduleKind, parseMethod, planMethod, resolveSchedule, type Method } from '../predictors/methods.js';
+import { parseWeights } from '../predictors/l2p.js';
 import { generate } from '../predictors/pipeline.js';
 import { fullSchedule, type Schedule } from '../predictors/schedule.js';
 
@@ -89,15 +89,11 @@ export function cachePlan(request: SampleRequest, steps: number, model: PageMode
     return { schedule: fullSchedule(steps), predictor: undefined };
   }
   const method = parseMethod(request.cache);
-  const schedule: Schedule = resolveSchedule({ steps, interval: request.interval ?? 5 }, defaultScheduleKind(method));
-  let weights: Weights | undefined;
-  if (method === 'l2p') {
-    const source = `${model.opened.card.path.replace(/\.safetensors$/, '')}.l2p.json`;
-    if (model.l2pJson === null) throw new UserError(`l2p needs a weight matrix and ${model.opened.card.path} has none beside it`);
-    weights = parseWeights(model.l2pJson, source, steps);
-    requireForecastRows(weights, schedule, source);
-  }
-  return { schedule, predictor: createPredictor({ method, weights }, steps) };
+  const schedule = resolveSchedule({ steps, interval: request.interval ?? 5 }, defaultScheduleKind(method));
+  if (method !== 'l2p') return planMethod(method, steps, { schedule });
+  const source = `${model.opened.card.path.replace(/\.safetensors$/, '')}.l2p.json`;
+  if (model.l2pJson === null) throw new UserError(`l2p needs a weight matrix and ${model.opened.card.path} has none beside it`);
+  return planMethod(method, steps, { schedule, weights: parseWeights(model.l2pJson, source, steps), weightsSource: source });
 }
 
 export interface PageSample {
