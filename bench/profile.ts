@@ -79,7 +79,7 @@ export function groupDispatches(runs: readonly (readonly DispatchTime[])[], name
 type OpName = Exclude<keyof Backend, 'name' | 'upload' | 'read' | 'release' | 'sync' | 'throttle' | 'maxTensorElements'>;
 const OPS: Record<OpName, true> = {
   linear: true, binary: true, linearCombination: true, unary: true, flagNonFinite: true, layerNorm: true, rmsNorm: true,
-  attentionHeads: true, gatedResidual: true, softmax: true, attention: true, embedding: true, permute: true, slice: true,
+  attentionHeads: true, linearGatedResidual: true, softmax: true, attention: true, embedding: true, permute: true, slice: true,
   concat: true, patchify: true, unpatchify: true, conv2d: true, groupNorm: true, upsampleNearest2x: true,
 };
 

@@ -77,8 +77,11 @@ export interface Backend {
    * rotated by table [B or 1, T, hd/2, 2] if given, the sources' tokens one after another.
    */
   attentionHeads(sources: readonly HeadSource[], heads: number, headDim: number, table: Tensor | null, eps: number): Tensor;
-  /** x + gate[b] * y with x, y [B, T, D] and gate[b] columns [gate, gate + D) of row b of `mod` [B, W]: DiT's gated residual. */
-  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor;
+  /**
+   * x + gate[b] * (h · w^T + bias) with x [B, T, N], h [B, T, K], w [N, K], and gate[b] columns
+   * [gate, gate + N) of row b of `mod` [B, W]: DiT's gated residual around a linear layer.
+   */
+  linearGatedResidual(x: Tensor, mod: Tensor, gate: number, h: Tensor, w: Tensor, bias: Tensor | null): Tensor;
   /** Softmax over the last dim. */
   softmax(x: Tensor): Tensor;
   /**

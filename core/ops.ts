@@ -184,13 +184,21 @@ export function attentionHeads(sources: readonly HeadSource[], heads: number, he
   return sources[0].x.backend.attentionHeads(sources, heads, headDim, table, eps);
 }
 
-/** x + gate * y, the gate chunk `gate` of mod [B, k*D] broadcast over tokens: DiT's adaLN-Zero residual. */
-export function gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
-  requireF32('gatedResidual', x, mod, y);
-  requireSameBackend('gatedResidual', [x, mod, y]);
-  if (!sameShape(x.shape, y.shape)) fail('gatedResidual', `x ${shapeString(x.shape)} and y ${shapeString(y.shape)} differ`);
-  const [gateAt] = chunkColumns('gatedResidual', x, mod, [gate]);
-  return x.backend.gatedResidual(x, mod, gateAt, y);
+/**
+ * x + gate * linear(h, w, bias), the gate chunk `gate` of mod [B, k*D] broadcast over tokens: DiT's
+ * adaLN-Zero residual around its attention projection and its MLP's second layer. One pass where the
+ * backend fuses it (WebGPU: the matmul's epilogue), so the linear's output is never read back.
+ */
+export function linearGatedResidual(x: Tensor, mod: Tensor, gate: number, h: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
+  const all = [x, mod, h, w, ...(bias ? [bias] : [])];
+  requireF32('linearGatedResidual', ...all);
+  requireSameBackend('linearGatedResidual', all);
+  const [gateAt] = chunkColumns('linearGatedResidual', x, mod, [gate]);
+  const [B, T, D] = x.shape;
+  if (h.rank !== 3 || h.shape[0] !== B || h.shape[1] !== T) fail('linearGatedResidual', `h ${shapeString(h.shape)} does not match x ${shapeString(x.shape)}: expected [${B}, ${T}, K]`);
+  if (w.rank !== 2 || w.shape[0] !== D || w.shape[1] !== h.shape[2]) fail('linearGatedResidual', `weight ${shapeString(w.shape)} does not map h ${shapeString(h.shape)} to x ${shapeString(x.shape)}: expected [${D}, ${h.shape[2]}]`);
+  if (bias && (bias.rank !== 1 || bias.shape[0] !== D)) fail('linearGatedResidual', `bias ${shapeString(bias.shape)} does not fit weight ${shapeString(w.shape)}`);
+  return x.backend.linearGatedResidual(x, mod, gateAt, h, w, bias);
 }
 
 export function softmax(x: Tensor): Tensor {

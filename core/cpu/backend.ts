@@ -213,9 +213,14 @@ export class CpuBackend implements Backend {
     return out;
   }
 
-  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
+  /** The linear, then the gated residual in a second pass over its output (memory-bound, cheap on the CPU next to the product). */
+  linearGatedResidual(x: Tensor, mod: Tensor, gate: number, h: Tensor, w: Tensor, bias: Tensor | null): Tensor {
+    const rows = h.reshape([-1, h.shape[2]]);
+    const y = this.linear(rows, w, bias, 'none');
     const out = this.empty(x.shape);
     elementwise.gatedResidual(f32(x), { table: f32(mod), width: mod.shape[1], offset: gate }, f32(y), f32(out), x.shape[1], x.shape[2]);
+    rows.dispose();
+    y.dispose();
     return out;
   }
 

@@ -21,7 +21,7 @@ import { broadcastShapes, numel, shapeString } from '../shape.js';
 import { Tensor, type DType, type HostArray, type Storage } from '../tensor.js';
 import { attentionOutput, type AttentionLayout } from '../../kernels/attention-layout.js';
 import { attentionKernel, type AttentionPath } from '../../kernels/webgpu/attention.js';
-import { binaryKernel, combinationTerms, gatedResidualKernel, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
+import { binaryKernel, combinationTerms, linearCombinationKernel, unaryKernel } from '../../kernels/webgpu/elementwise.js';
 import { groupNormKernel } from '../../kernels/webgpu/groupnorm.js';
 import type { Kernel, KernelCaps } from '../../kernels/webgpu/kernel.js';
 import { layerNormKernel, rmsNormKernel } from '../../kernels/webgpu/layernorm.js';
@@ -341,9 +341,14 @@ export class WebGpuBackend implements Backend {
     return this.run(kernel, inputs, [B * heads, T, headDim]);
   }
 
-  gatedResidual(x: Tensor, mod: Tensor, gate: number, y: Tensor): Tensor {
-    const [b, t, d] = x.shape;
-    return this.run(gatedResidualKernel(b, t, d, mod.shape[1], gate, this.caps), [x, mod, y], x.shape);
+  /** One matmul whose epilogue adds the gated residual (kernels/webgpu/matmul.ts, GatedEpilogue). */
+  linearGatedResidual(x: Tensor, mod: Tensor, gate: number, h: Tensor, w: Tensor, bias: Tensor | null): Tensor {
+    const [b, t, n] = x.shape;
+    const problem: MatmulProblem = {
+      batch: 1, m: b * t, n, k: h.shape[2], bLayout: 'nk', bBatched: false, bias: bias !== null, act: 'none', alpha: 1,
+      gated: { tokens: t, width: mod.shape[1], offset: gate },
+    };
+    return this.run(this.matmulKernel(problem), [h, w, ...(bias ? [bias] : []), x, mod], x.shape);
   }
 
   softmax(x: Tensor): Tensor {

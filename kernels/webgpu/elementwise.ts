@@ -1,5 +1,5 @@
-// Elementwise kernels: broadcast add/sub/mul, GELU and SiLU, DiT's gated residual x + gate[b] * y, and
-// the weighted sums that forecast skipped steps.
+// Elementwise kernels: broadcast add/sub/mul, GELU and SiLU, and the weighted sums that forecast skipped
+// steps. (DiT's gated residual is the epilogue of the matmul before it: kernels/webgpu/matmul.ts.)
 //
 // One invocation computes one output element; a workgroup is 256 of them in a row. These ops read and
 // write every element once and do a few FLOPs each, so they are bound by memory bandwidth and the only
@@ -109,24 +109,4 @@ export function linearCombinationKernel(size: number, slots: number, accumulate:
     // w_v = w[0] is the number of terms in use (an f32, exact for any count).
     prelude: `fn term(s: ${type}, j: u32, x: ${type}) -> ${type} { return select(s, s + w[j + 1u] * x, f32(j) < w[0]); }`,
   });
-}
-
-/**
- * out = x + gate[b] * y over [B, T, D], gate[b] read in place at columns [offset, offset + D) of row b
- * of a table [B, width] (an adaLN output): batch b = i / (T*D), channel i % D.
- */
-export function gatedResidualKernel(batch: number, tokens: number, dim: number, width: number, offset: number, caps: KernelCaps): Kernel {
-  const vec = dim % 4 === 0 && width % 4 === 0 && offset % 4 === 0;
-  const unit = vec ? 4 : 1;
-  const d = dim / unit; // elements (vec4s or scalars) per row
-  const row = batch === 1 ? '' : `(i / ${u32(tokens * d)}) * ${u32(width / unit)} + `;
-  const gateIndex = `${row}${u32(offset / unit)} + i % ${u32(d)}`;
-  return mapKernel(
-    `gatedResidual|${batch}x${tokens}x${dim}|${width}:${offset}`,
-    batch * tokens * d,
-    [{ name: 'x', index: 'i', vec4: vec }, { name: 'gate', index: gateIndex, vec4: vec }, { name: 'y', index: 'i', vec4: vec }],
-    'x_v + gate_v * y_v',
-    caps,
-    { vec4: vec },
-  );
 }

@@ -3,7 +3,8 @@
 // Every size is baked into the WGSL; where M, N or K does not divide the block a kernel works in,
 // loads past the edge read a clamped (valid) address and stores past it are skipped, and where it
 // does divide, those checks are not generated at all. The bias and GELU/SiLU are applied in registers
-// before the only store of C, so a linear+activation costs no extra pass over memory.
+// before the only store of C, so a linear+activation costs no extra pass over memory; so is DiT's gated
+// residual (C = r + gate * C, `gated`), which saves the pass that would read C back after its linear.
 //
 // Three kernels, chosen per problem and adapter by `chooseMatmulPath`:
 //
@@ -64,6 +65,19 @@ export interface MatmulProblem {
   alpha: number;
   /** Set for a convolution (see the header): A is the im2col of x [batch, C, H, W], C is stored [batch, N, M]. */
   conv?: ConvGeometry;
+  /** Set for a gated-residual epilogue (one product, no conv): see GatedEpilogue. */
+  gated?: GatedEpilogue;
+}
+
+/**
+ * C = residual + gate * C: residual [M, N] is bound after the bias, and the gate of row m is row
+ * floor(m / tokens) of a table [M / tokens, width] at columns [offset, offset + N), bound after the
+ * residual (DiT's adaLN output, its gate chunk read in place).
+ */
+export interface GatedEpilogue {
+  tokens: number;
+  width: number;
+  offset: number;
 }
 
 /** A stride-1 convolution's input and kernel: its output is outH x outW with outH * outW = M. */
@@ -118,6 +132,7 @@ export function chooseMatmulPath(p: MatmulProblem, caps: KernelCaps): MatmulPath
 /** The kernel for one problem; `path` and `tiled` override the defaults (tests, benchmarks). */
 export function matmulKernel(p: MatmulProblem, caps: KernelCaps, opts: MatmulOptions = {}): Kernel {
   const path = opts.path ?? chooseMatmulPath(p, caps);
+  if (p.gated && (p.batch !== 1 || p.conv)) throw new Error('the gated-residual epilogue takes one product, not a batch or a conv');
   if (path === 'smallM') return smallMKernel(p, caps);
   if (path === 'subgroup') return subgroupKernel(p, caps, opts.subgroup);
   return tiledKernel(p, opts.tiled ?? DEFAULT_TILED);
@@ -126,7 +141,9 @@ export function matmulKernel(p: MatmulProblem, caps: KernelCaps, opts: MatmulOpt
 function problemKey(p: MatmulProblem): string {
   const c = p.conv;
   const conv = c ? `|conv ${c.channels}x${c.height}x${c.width} k${c.kernelH}x${c.kernelW} p${c.padding}` : '';
-  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+batched' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}${conv}`;
+  const g = p.gated;
+  const gated = g ? `|gated ${g.tokens}:${g.width}:${g.offset}` : '';
+  return `${p.batch}x${p.m}x${p.n}x${p.k}|${p.bLayout}${p.bBatched ? '+batched' : ''}|${p.bias ? 'bias' : ''}|${p.act}|${p.alpha}${conv}${gated}`;
 }
 
 /**
@@ -152,12 +169,27 @@ function im2colFn(c: ConvGeometry): string {
 }`;
 }
 
-/** The epilogue applied to a scalar or vec4 accumulator expression `v` with bias `b` (or null). */
-function epilogue(p: MatmulProblem, v: string, b: string | null, vec4: boolean): string {
+/**
+ * The epilogue applied to a scalar or vec4 accumulator expression `v` with bias `b` (or null), for the
+ * element(s) of C at index `out` of the output (in its elements, f32 or vec4), row `row`, column `col`.
+ */
+function epilogue(p: MatmulProblem, v: string, b: string | null, vec4: boolean, out: string, row: string, col: string): string {
   let e = p.alpha === 1 ? v : `${f32(p.alpha)} * ${v}`;
   if (b) e = `${e} + ${b}`;
-  if (p.act === 'none') return e;
-  return vec4 ? `${p.act}4(${e})` : `${p.act}(${e})`;
+  if (p.act !== 'none') e = vec4 ? `${p.act}4(${e})` : `${p.act}(${e})`;
+  const g = p.gated;
+  if (!g) return e;
+  const gate = `(${row}) / ${u32(g.tokens)} * ${u32(g.width)} + ${u32(g.offset)} + ${col}`;
+  return `residual[${out}] + gate[${vec4 ? `(${gate}) / 4u` : gate}] * (${e})`;
+}
+
+/** The bindings after A and B (the bias, the gated residual's two inputs, then C), their elements of `type`. */
+function epilogueBindings(p: MatmulProblem, type: string): string {
+  const names = [...(p.bias ? ['bias'] : []), ...(p.gated ? ['residual', 'gate'] : [])];
+  return [
+    ...names.map((name, i) => `@group(0) @binding(${2 + i}) var<storage, read> ${name}: array<${type}>;`),
+    `@group(0) @binding(${2 + names.length}) var<storage, read_write> out: array<${type}>;`,
+  ].join('\n');
 }
 
 /** GELU/SiLU (f32 and vec4 forms) where the epilogue needs them. */
@@ -186,7 +218,7 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
   const kVec = K % 4 === 0;
   const aVec = kVec && !p.conv;
   const bVec = p.bLayout === 'nk' ? kVec : N % 4 === 0;
-  const cVec = N % 4 === 0 && !p.conv;
+  const cVec = N % 4 === 0 && !p.conv && (!p.gated || (p.gated.width % 4 === 0 && p.gated.offset % 4 === 0));
   const edgeM = M % BM !== 0, edgeN = N % BN !== 0, edgeK = K % BK !== 0;
   const vt = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 
@@ -260,14 +292,16 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
     for (let c = 0; c < TN / 4; c++) {
       const row = `row0 + ${r}u`, col = `col0 + ${4 * c}u`;
       if (cVec) {
-        const v = epilogue(p, `acc_${r}_${c}`, p.bias ? `bias[(${col}) / 4u]` : null, true);
+        const at = `(cBase + (${row}) * ${u32(N)} + ${col}) / 4u`;
+        const v = epilogue(p, `acc_${r}_${c}`, p.bias ? `bias[(${col}) / 4u]` : null, true, at, row, col);
         const check = all(edgeM ? `${row} < ${u32(M)}` : '', edgeN ? `${col} < ${u32(N)}` : '');
-        stores.push(`${check ? `if (${check}) ` : ''}{ out[(cBase + (${row}) * ${u32(N)} + ${col}) / 4u] = ${v}; }`);
+        stores.push(`${check ? `if (${check}) ` : ''}{ out[${at}] = ${v}; }`);
       } else {
         for (let j = 0; j < 4; j++) {
-          const v = epilogue(p, `acc_${r}_${c}[${j}]`, p.bias ? `bias[${col} + ${j}u]` : null, false);
+          const at = cIndex(p, row, `${col} + ${j}u`);
+          const v = epilogue(p, `acc_${r}_${c}[${j}]`, p.bias ? `bias[${col} + ${j}u]` : null, false, at, row, `${col} + ${j}u`);
           const check = all(edgeM ? `${row} < ${u32(M)}` : '', edgeN ? `${col} + ${j}u < ${u32(N)}` : '');
-          stores.push(`${check ? `if (${check}) ` : ''}{ out[${cIndex(p, row, `${col} + ${j}u`)}] = ${v}; }`);
+          stores.push(`${check ? `if (${check}) ` : ''}{ out[${at}] = ${v}; }`);
         }
       }
     }
@@ -279,8 +313,7 @@ function tiledKernel(p: MatmulProblem, t: TiledConfig): Kernel {
     wgsl: () => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> a: array<${vt(aVec)}>;
 @group(0) @binding(1) var<storage, read> b: array<${vt(bVec)}>;
-${p.bias ? `@group(0) @binding(2) var<storage, read> bias: array<${vt(cVec)}>;` : ''}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<${vt(cVec)}>;
+${epilogueBindings(p, vt(cVec))}
 ${activations(p)}
 ${p.conv ? im2colFn(p.conv) : ''}
 
@@ -368,7 +401,7 @@ function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupCon
     let col = ${col};
     ${p.bias ? `let bj = bias[min(col, ${u32(N - 1)})];` : ''}
     for (var i = 0u; i < rows; i++) {
-      ${N % (S * TN) ? `if (col < ${u32(N)}) ` : ''}{ out[${cIndex(p, 'row0 + i', 'col')}] = ${epilogue(p, `acc[i * ${u32(TN)} + ${j}u]`, p.bias ? 'bj' : null, false)}; }
+      ${N % (S * TN) ? `if (col < ${u32(N)}) ` : ''}{ out[${cIndex(p, 'row0 + i', 'col')}] = ${epilogue(p, `acc[i * ${u32(TN)} + ${j}u]`, p.bias ? 'bj' : null, false, cIndex(p, 'row0 + i', 'col'), 'row0 + i', 'col')}; }
     }
   }`);
   }
@@ -379,8 +412,7 @@ function subgroupKernel(p: MatmulProblem, caps: KernelCaps, config?: SubgroupCon
     wgsl: () => /* wgsl */ `enable subgroups;
 @group(0) @binding(0) var<storage, read> a: array<${p.conv ? 'f32' : vt}>;
 @group(0) @binding(1) var<storage, read> b: array<${p.bLayout === 'nk' ? vt : 'f32'}>;
-${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
+${epilogueBindings(p, 'f32')}
 ${activations(p)}
 ${p.conv ? im2colFn(p.conv) : ''}
 
@@ -431,8 +463,7 @@ function smallMKernel(p: MatmulProblem, caps: KernelCaps): Kernel {
     wgsl: () => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> x: array<${type}>;
 @group(0) @binding(1) var<storage, read> w: array<${type}>;
-${p.bias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
-@group(0) @binding(${p.bias ? 3 : 2}) var<storage, read_write> out: array<f32>;
+${epilogueBindings(p, 'f32')}
 ${activations(p)}
 
 // partial[o * W + t]: invocation t's share of output o = row * COLS + column.
@@ -457,7 +488,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       s += vec4<f32>(partial[at], partial[at + 1u], partial[at + 2u], partial[at + 3u]);
     }
     if (n < ${u32(N)}) {
-      out[row * ${u32(N)} + n] = ${epilogue(p, '(s.x + s.y + s.z + s.w)', p.bias ? 'bias[n]' : null, false)};
+      out[row * ${u32(N)} + n] = ${epilogue(p, '(s.x + s.y + s.z + s.w)', p.bias ? 'bias[n]' : null, false, `row * ${u32(N)} + n`, 'row', 'n')};
     }
   }
 }`,

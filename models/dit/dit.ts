@@ -11,7 +11,8 @@
 //   out [N, T, p*p*C'] --unpatchify--> [N, C', H, W]     (C' = 2C with learn_sigma: [eps; variance])
 //
 // It follows facebookresearch/DiT models.py operation for operation; only fusions that do not change
-// the math are taken (LayerNorm with modulate, GELU inside fc1, SiLU(c) computed once for all blocks).
+// the math are taken (LayerNorm with modulate, GELU inside fc1, the gated residual inside proj and fc2,
+// SiLU(c) computed once for all blocks).
 
 import type { Backend } from '../../core/backend.js';
 import { UserError } from '../../core/errors.js';
@@ -99,19 +100,20 @@ export class DiT implements ClassModel {
   private block(x: Tensor, cSilu: Tensor, w: BlockWeights): Tensor {
     const mod = linear(cSilu, w.adaLN);
     const [shiftMsa, scaleMsa, gateMsa, shiftMlp, scaleMlp, gateMlp] = [0, 1, 2, 3, 4, 5];
+    // The output projections (attention's proj, the MLP's fc2) add their gated residual in their epilogue.
     const attnIn = op.layerNormModulate(x, mod, shiftMsa, scaleMsa, EPS);
-    x = op.gatedResidual(x, mod, gateMsa, this.attention(attnIn, w));
+    x = op.linearGatedResidual(x, mod, gateMsa, this.attention(attnIn, w), w.proj.weight, w.proj.bias);
     const mlpIn = op.layerNormModulate(x, mod, shiftMlp, scaleMlp, EPS);
-    return op.gatedResidual(x, mod, gateMlp, linear(linear(mlpIn, w.fc1, 'gelu'), w.fc2));
+    return op.linearGatedResidual(x, mod, gateMlp, linear(mlpIn, w.fc1, 'gelu'), w.fc2.weight, w.fc2.bias);
   }
 
   /**
-   * Multi-head self-attention; qkv's output features are [all q; all k; all v], each head contiguous,
-   * so attention reads the heads in place and writes them merged, [N, T, D] (op.attentionPacked).
+   * Multi-head self-attention up to its output projection (which the block fuses with the residual);
+   * qkv's output features are [all q; all k; all v], each head contiguous, so attention reads the heads
+   * in place and writes them merged, [N, T, D] (op.attentionPacked).
    */
   private attention(x: Tensor, w: BlockWeights): Tensor {
-    const qkv = linear(x, w.qkv);
-    return linear(op.attentionPacked(qkv, this.config.numHeads, headDim(this.config) ** -0.5), w.proj);
+    return op.attentionPacked(linear(x, w.qkv), this.config.numHeads, headDim(this.config) ** -0.5);
   }
 
   private finalLayer(x: Tensor, cSilu: Tensor): Tensor {

@@ -119,9 +119,9 @@ export class Flux {
       ({ qkv: linear(op.layerNormModulate(x, mod, 0, 1, EPS), s.qkv), queryNorm: s.queryNorm, keyNorm: s.keyNorm });
     const attn = this.attention([stream(txt, txtMod, w.txt), stream(img, imgMod, w.img)], pe);
     const update = (x: Tensor, a: Tensor, mod: Tensor, s: StreamWeights) => {
-      x = op.gatedResidual(x, mod, 2, linear(a, s.proj));
-      const mlp = linear(linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu'), s.mlpOut);
-      return op.gatedResidual(x, mod, 5, mlp);
+      x = op.linearGatedResidual(x, mod, 2, a, s.proj.weight, s.proj.bias);
+      const hidden = linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu');
+      return op.linearGatedResidual(x, mod, 5, hidden, s.mlpOut.weight, s.mlpOut.bias);
     };
     return [update(img, op.slice(attn, 1, Lt, T), imgMod, w.img), update(txt, op.slice(attn, 1, 0, Lt), txtMod, w.txt)];
   }
@@ -133,7 +133,7 @@ export class Flux {
     const h = linear(op.layerNormModulate(x, mod, 0, 1, EPS), w.linear1);
     const attn = this.attention([{ qkv: h, queryNorm: w.queryNorm, keyNorm: w.keyNorm }], pe);
     const joined = op.concat([attn, op.gelu(op.slice(h, 2, 3 * D, 3 * D + M))], 2);
-    return op.gatedResidual(x, mod, 2, linear(joined, w.linear2));
+    return op.linearGatedResidual(x, mod, 2, joined, w.linear2.weight, w.linear2.bias);
   }
 
   private checkInputs(inp: FluxInputs): void {

@@ -105,9 +105,9 @@ export class QwenImage {
       { x: op.layerNormModulate(img, imgMod, 0, 1, EPS), w: w.img },
     ], pe);
     const update = (x: Tensor, a: Tensor, mod: Tensor, s: StreamWeights) => {
-      x = op.gatedResidual(x, mod, 2, linear(a, s.out));
-      const mlp = linear(linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu'), s.mlpOut);
-      return op.gatedResidual(x, mod, 5, mlp);
+      x = op.linearGatedResidual(x, mod, 2, a, s.out.weight, s.out.bias);
+      const hidden = linear(op.layerNormModulate(x, mod, 3, 4, EPS), s.mlpIn, 'gelu');
+      return op.linearGatedResidual(x, mod, 5, hidden, s.mlpOut.weight, s.mlpOut.bias);
     };
     return [update(img, op.slice(attn, 1, Lt, T), imgMod, w.img), update(txt, op.slice(attn, 1, 0, Lt), txtMod, w.txt)];
   }

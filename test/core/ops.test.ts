@@ -176,13 +176,18 @@ for (const be of backends) {
     assert.throws(() => op.attentionHeads([{ x, offset: 0, norm: null }, { x: up(randn(8, 1), [1, 1, 8]), offset: 0, norm: null }], 2, 4, null, 1e-6), /every source must be \[2, L, W\]/);
   });
 
-  test(name('gatedResidual'), async () => {
-    const [B, T, D] = [2, 5, 6];
-    const x = randn(B * T * D, 1), y = randn(B * T * D, 2), mod = randn(B * 2 * D, 3);
+  test(name('linearGatedResidual'), async () => {
+    const [B, T, K, D] = [2, 5, 7, 6];
+    const x = randn(B * T * D, 1), h = randn(B * T * K, 2), w = randn(D * K, 3), b = randn(D, 4), mod = randn(B * 2 * D, 5);
+    const y = refLinear(h, w, b, B * T, K, D);
     // The gate is the second chunk of each row of mod [B, 2D].
     const expected = Array.from(x, (v, i) => v + mod[Math.floor(i / (T * D)) * 2 * D + D + (i % D)] * y[i]);
-    close(await values(op.gatedResidual(up(x, [B, T, D]), up(mod, [B, 2 * D]), 1, up(y, [B, T, D]))), expected, 1e-6, 'gatedResidual');
-    assert.throws(() => op.gatedResidual(up(x, [B, T, D]), up(mod, [B, 2 * D]), 2, up(y, [B, T, D])), /chunk 2 is out of range for 2 chunks of 6/);
+    const run = (gate: number, hShape = [B, T, K], wShape = [D, K]) =>
+      op.linearGatedResidual(up(x, [B, T, D]), up(mod, [B, 2 * D]), gate, up(h, hShape), up(w, wShape), up(b, [D]));
+    close(await values(run(1)), expected, 1e-5, 'linearGatedResidual');
+    assert.throws(() => run(2), /chunk 2 is out of range for 2 chunks of 6/);
+    assert.throws(() => run(1, [B * T, K]), /h \[10, 7\] does not match x \[2, 5, 6\]: expected \[2, 5, K\]/);
+    assert.throws(() => run(1, [B, T, K], [K, D]), /weight \[7, 6\] does not map h \[2, 5, 7\] to x \[2, 5, 6\]: expected \[6, 7\]/);
   });
 
   test(name('softmax'), async () => {
@@ -365,7 +370,7 @@ for (const be of backends) {
     await check(op.concat([e, e], 0), [0, 4]);
     assert.equal(await values(op.concat([e, up([5, 6, 7, 8], [1, 4])], 0)), [5, 6, 7, 8]);
     const b = up([], [0, 2, 4]), g = up([], [0, 4]);
-    await check(op.gatedResidual(b, g, 0, b), [0, 2, 4]);
+    await check(op.linearGatedResidual(b, g, 0, up([], [0, 2, 3]), up(randn(12, 1), [4, 3])), [0, 2, 4]);
     await check(op.layerNormModulate(b, g, 0, 0, 1e-6), [0, 2, 4]);
     await check(op.attention(b, b, b, 0.5), [0, 2, 4]);
     await check(op.embedding(up([1, 2], [1, 2]), be.upload(new Int32Array(0), [0], 'i32')), [0, 2]);

@@ -1,5 +1,6 @@
 // kernels/webgpu/matmul.ts against the CPU backend: every path (tiled, subgroup where the adapter has fixed-size
-// subgroups, small-M), sizes that do and do not divide the blocks, K not a multiple of 4, bias, GELU/SiLU.
+// subgroups, small-M), sizes that do and do not divide the blocks, K not a multiple of 4, bias, GELU/SiLU,
+// and the gated-residual epilogue.
 
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -39,6 +40,17 @@ if (pair) {
         });
       });
     }
+    test(`linear with the gated-residual epilogue (${path ?? 'default'} path)`, async () => {
+      await withOverrides(gpu, { matmul: path }, async () => {
+        // [B, T, K, N]: 2 rows take the small-M path by default; 3x37 rows and N = 45 have edges
+        // everywhere; N = 96 stores vec4s on the tiled path, the gate read at column offset 96.
+        for (const [B, T, K, N] of [[2, 1, 32, 20], [3, 37, 130, 45], [2, 33, 64, 96]]) {
+          const inputs = [rand([B, T, N], 1), rand([B, 3 * N], 2), rand([B, T, K], 3), rand([N, K], 4), rand([N], 5)];
+          await expectParity(pair, `${B}x${T}x${K}x${N}`, (x, mod, h, w, b) => op.linearGatedResidual(x, mod, 1, h, w, b), inputs);
+          await expectParity(pair, `${B}x${T}x${K}x${N} without bias`, (x, mod, h, w) => op.linearGatedResidual(x, mod, 2, h, w), inputs.slice(0, 4));
+        }
+      });
+    });
     for (const act of ['gelu', 'silu'] as const) {
       test(`linear 67x130x45 and 2x96x576 ${act} (${path ?? 'default'} path)`, async () => {
         await withOverrides(gpu, { matmul: path }, async () => {
