@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CpuBackend } from '../../core/cpu/backend.js';
-import { UserError } from '../../core/errors.js';
 import { readSafetensorsF32, writeSafetensors, type TensorToWrite } from '../../core/safetensors.js';
 import { inspectModel, openModel } from '../../models/pretrained.js';
 import { fixture } from '../backends.js';
+import { refuses } from '../refuses.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ditto-pretrained-'));
 const source = readSafetensorsF32(fixture('dit-d2-h96-p2.weights.safetensors'));
@@ -24,10 +24,6 @@ function withMetadata(metadata: Record<string, string>): string {
   const path = join(dir, `model-${count++}.safetensors`);
   writeSafetensors(path, tensors, { ...source.metadata, ...metadata });
   return path;
-}
-
-function refuses(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: Error) => e instanceof UserError && pattern.test(e.message) && !e.message.includes('\n'), String(pattern));
 }
 
 test('a checkpoint without a card gets DiT\'s defaults', () => {

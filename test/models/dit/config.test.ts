@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { UserError } from '../../../core/errors.js';
 import { configFromShapes, macsPerSample, preset, tokens } from '../../../models/dit/config.js';
 import { expectedShapes } from '../../../models/dit/weights.js';
+import { refuses } from '../../refuses.js';
 
 const shapesOf = (name: string) => new Map(expectedShapes(preset(name)));
 
@@ -25,9 +26,6 @@ test('config read off the shapes of every preset, heads from the preset table', 
 });
 
 /** configFromShapes must refuse with a one-line UserError matching `pattern`. */
-function refuses(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: Error) => e instanceof UserError && pattern.test(e.message) && !e.message.includes('\n'));
-}
 
 test('heads: metadata, else --heads, else the preset; metadata and --heads must agree', () => {
   const shapes = shapesOf('S/2');

@@ -9,13 +9,13 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { maxRelErr } from '../../../core/accuracy.js';
-import { UserError } from '../../../core/errors.js';
 import { readSafetensorsF32, writeSafetensors, type TensorToWrite } from '../../../core/safetensors.js';
 import { Flux } from '../../../models/flux/flux.js';
 import { FluxClassModel } from '../../../models/flux/class-model.js';
 import { inspectModel, loadModel } from '../../../models/pretrained.js';
 import { fixture, testBackends } from '../../backends.js';
 import { randn } from '../../reference.js';
+import { refuses } from '../../refuses.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ditto-flux-class-'));
 // flux-g-h64 takes and gives 16 features: 4 channels in 2x2 patches. Its guidance embedding is left
@@ -34,10 +34,6 @@ function checkpoint(metadata: Record<string, string>, prompts = true): string {
   const path = join(dir, `flux-${count++}.safetensors`);
   writeSafetensors(path, tensors, { ...source.metadata, sampler: 'euler-flow', time_shift: 'flux', data_range: '[-1,1]', ...metadata });
   return path;
-}
-
-function refuses(fn: () => unknown, pattern: RegExp): void {
-  assert.throws(fn, (e: Error) => e instanceof UserError && pattern.test(e.message) && !e.message.includes('\n'), String(pattern));
 }
 
 test('the card of a FLUX checkpoint with class prompts: sizes from the header', () => {
