@@ -3,7 +3,9 @@
 // the cheap memory-bound ops on the calling thread. The linear layer (with the attention's two
 // products) and the convolution have two kernels each: TypeScript (kernels/cpu/matmul.ts, conv.ts, the
 // references) and WebAssembly SIMD emitted at run time (kernels/cpu/wasm/matmul.ts, conv.ts);
-// DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates.
+// DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates. With simd, GELU/SiLU, softmax
+// and LayerNorm(+modulate) also run as WebAssembly SIMD (kernels/cpu/wasm/rows.ts), split over the
+// threads; the other memory-bound ops stay TypeScript on the calling thread.
 
 import type { Activation, Backend, BinaryOp, Modulation, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
@@ -52,6 +54,12 @@ const POOL_BYTES = 512 * 1024 * 1024;
  * tensors of its largest size at once, so callers that can split their work stay under this.
  */
 const MAX_TENSOR_ELEMENTS = 64 * 1024 * 1024;
+
+/**
+ * Elements a thread needs of a row op (the simd kernels of kernels/cpu/wasm/rows.ts) to pay for
+ * waking it; the TypeScript row ops run on the calling thread alone.
+ */
+const ROW_WORK = 16384;
 
 /** The f32 elements of a CPU tensor. */
 function f32(t: Tensor): Float32Array {
@@ -180,7 +188,8 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: Tensor): Tensor {
     const out = this.empty(x.shape);
-    elementwise.unary(op, f32(x), f32(out));
+    if (this.kernels === 'simd') this.pool.run('unarySimd', { op, x: f32(x), out: f32(out) }, x.size, 4, ROW_WORK);
+    else elementwise.unary(op, f32(x), f32(out));
     return out;
   }
 
@@ -195,7 +204,10 @@ export class CpuBackend implements Backend {
     const dim = x.shape[x.rank - 1];
     const rows = x.size / dim;
     const modulation = mod && { table: f32(mod.table), width: mod.table.shape[1], shift: mod.shift, scale: mod.scale, rowsPerBatch: x.shape[1] };
-    elementwise.layerNorm(f32(x), f32(out), rows, dim, eps, modulation);
+    if (this.kernels === 'simd') {
+      const args = { x: f32(x), out: f32(out), dim, eps, mod: modulation, rowsPerBatch: modulation?.rowsPerBatch ?? rows };
+      this.pool.run('layerNormSimd', args, rows, 1, Math.ceil(ROW_WORK / Math.max(1, dim)));
+    } else elementwise.layerNorm(f32(x), f32(out), rows, dim, eps, modulation);
     return out;
   }
 
@@ -226,7 +238,9 @@ export class CpuBackend implements Backend {
 
   softmax(x: Tensor): Tensor {
     const out = this.empty(x.shape);
-    elementwise.softmax(f32(x), f32(out), x.shape[x.rank - 1]);
+    const dim = x.shape[x.rank - 1];
+    if (this.kernels === 'simd') this.pool.run('softmaxSimd', { x: f32(x), out: f32(out), dim }, x.size / Math.max(1, dim), 1, Math.ceil(ROW_WORK / Math.max(1, dim)));
+    else elementwise.softmax(f32(x), f32(out), dim);
     return out;
   }
 

@@ -10,11 +10,13 @@
 // exact (max-subtracted over the whole row) because a full row of scores exists before normalising.
 // Threads split the flattened (head, query) rows, so even one head with many tokens parallelises.
 // With `simd` both products run on the WebAssembly SIMD linear kernel (kernels/cpu/wasm/matmul.ts),
-// which packs k and v^T into its own memory per query block (O(T D) copies for O(64 T D) FLOPs).
+// which packs k and v^T into its own memory per query block (O(T D) copies for O(64 T D) FLOPs), and
+// the softmax on the SIMD row kernel (kernels/cpu/wasm/rows.ts).
 
 import { attentionOutput, type AttentionLayout, type HeadStrides } from '../attention-layout.js';
 import { linearColumns } from './matmul.js';
 import { linearColumnsSimd } from './wasm/matmul.js';
+import { softmaxRowsSimd } from './wasm/rows.js';
 
 export interface AttentionArgs {
   q: Float32Array;
@@ -54,7 +56,8 @@ export function attentionRows(a: AttentionArgs, rowStart: number, rowEnd: number
       for (let r = 0; r < rows; r++) qBlock.set(q.subarray(at(layout.q, head, t0 + r), at(layout.q, head, t0 + r) + D), r * D);
       const p = scores.subarray(0, rows * T);
       linear({ x: qBlock.subarray(0, rows * D), w: kHead, bias: null, y: p, m: rows, k: D, n: T, act: 'none' }, 0, T);
-      for (let r = 0; r < rows; r++) softmaxRow(p, r * T, T, scale);
+      if (a.simd) softmaxRowsSimd(p, p, T, scale, 0, rows);
+      else for (let r = 0; r < rows; r++) softmaxRow(p, r * T, T, scale);
       linear({ x: p, w: vT, bias: null, y: oBlock.subarray(0, rows * D), m: rows, k: T, n: D, act: 'none' }, 0, D);
       for (let r = 0; r < rows; r++) o.set(oBlock.subarray(r * D, (r + 1) * D), at(out, head, t0 + r));
     }

@@ -38,9 +38,10 @@
 // growth. The cost is O(M K + N K + M N) copies against O(M N K) multiply-adds (about 1 ms of 12 for a
 // DiT-S/2 linear [512, 384] x [1536, 384]^T on one core), and x is packed once per thread, not once.
 //
-// Epilogue. The bias is added in registers (the accumulators start from it); GELU/SiLU run in
-// TypeScript over the copied-back rows with kernels/cpu/activations.ts, the single definition of the
-// activations, so a fused linear+gelu equals gelu(linear) on both kernel paths.
+// Epilogue. The bias is added in registers (the accumulators start from it); GELU/SiLU run over the y
+// block in the module's memory before it is copied back, with the SIMD activations of math.ts that
+// the gelu/silu ops also run, so a fused linear+gelu equals gelu(linear) on the simd path (and agrees
+// with kernels/cpu/activations.ts, the TypeScript definition, to f32 rounding).
 //
 // Accuracy. Accumulation is in f32 (the TypeScript kernel accumulates in f64 and rounds once), so
 // results agree with it to f32 rounding: a relative error of order sqrt(K) * 2^-24.
@@ -51,9 +52,8 @@
 // but not relaxed SIMD: it needs `node --experimental-wasm-relaxed-simd` (workers inherit the flag);
 // later V8s (Chrome 114+, Node 22) ship it unflagged.
 
-import type { Activation } from '../../../core/backend.js';
-import { activate } from '../activations.js';
 import { linearColumns, type LinearArgs } from '../matmul.js';
+import { emitActivation, emitLayerNorm, emitSoftmax } from './math.js';
 import { ModuleBuilder, wasm, type FunctionBuilder, type Local, type WasmMemory } from './module.js';
 
 /** Rows of y per micro-tile. */
@@ -88,12 +88,18 @@ export interface MatmulVariant {
  * packs the strips of a convolution: strip s (4 adjacent output pixels of one row) at dst + s *
  * stripBytes gets, for each (c, ky, kx) in that order, the 4 floats at src + 16 s + c * planeBytes +
  * ky * rowBytes + 4 kx of a zero-padded input [channels][rows][rowBytes / 4]: one v128 copy each.
+ * And the row kernels of kernels/cpu/wasm/math.ts (gelu, silu, softmax, layerNorm), which share this
+ * memory and so this instance.
  */
 export function matmulModule(v: MatmulVariant): Uint8Array<ArrayBuffer> {
   return new ModuleBuilder()
     .importMemory({ module: 'env', name: 'memory', minPages: 1 })
     .function('panels', new Array<'i32'>(10).fill('i32'), [], (f) => emitPanels(f, v))
     .function('im2col', new Array<'i32'>(9).fill('i32'), [], emitIm2col)
+    .function('gelu', ['i32', 'i32'], [], (f) => emitActivation(f, 'gelu'))
+    .function('silu', ['i32', 'i32'], [], (f) => emitActivation(f, 'silu'))
+    .function('softmax', ['i32', 'i32', 'i32', 'f32'], [], emitSoftmax)
+    .function('layerNorm', ['i32', 'i32', 'i32', 'i32', 'f32', 'f32', 'i32', 'i32'], [], emitLayerNorm)
     .build();
 }
 
@@ -228,6 +234,10 @@ export interface Instance {
   memory: WasmMemory;
   panels: (xp: number, wp: number, bp: number, yp: number, strips: number, panels: number, stripBytes: number, ldy: number, panelBytes: number, acc: number) => void;
   im2col: (src: number, dst: number, strips: number, channels: number, kh: number, kw: number, planeBytes: number, rowBytes: number, stripBytes: number) => void;
+  gelu: (p: number, groups: number) => void;
+  silu: (p: number, groups: number) => void;
+  softmax: (p: number, rows: number, groups: number, scale: number) => void;
+  layerNorm: (p: number, rows: number, dim: number, groups: number, invDim: number, eps: number, shift: number, scale: number) => void;
   /** A view of the whole memory; replaced after every grow (growing detaches the old buffer). */
   heap: Float32Array;
 }
@@ -242,7 +252,8 @@ export function getInstance(variant = matmulVariant()): Instance {
     const memory = new wasm.Memory({ initial: 16 });
     const module = new wasm.Module(matmulModule(variant));
     const exports = new wasm.Instance(module, { env: { memory } }).exports;
-    inst = { variant, memory, panels: exports.panels as Instance['panels'], im2col: exports.im2col as Instance['im2col'], heap: new Float32Array(memory.buffer) };
+    const e = exports as unknown as Omit<Instance, 'variant' | 'memory' | 'heap'>;
+    inst = { variant, memory, panels: e.panels, im2col: e.im2col, gelu: e.gelu, silu: e.silu, softmax: e.softmax, layerNorm: e.layerNorm, heap: new Float32Array(memory.buffer) };
     instances.set(variant.fma, inst);
   }
   return inst;
@@ -328,7 +339,7 @@ export function linearColumnsSimd(a: SimdLinearArgs, colStart: number, colEnd: n
       const strips = Math.ceil(mc / ROWS);
       packX(a, inst.heap, xOff, i0, mc);
       inst.panels(xOff * 4, wOff * 4, bOff * 4, yOff * 4, strips, panels, K * ROWS * 4, panels * COLS * 4, K * COLS * 4, 0);
-      unpackY(a, inst.heap, yOff, panels * COLS, i0, mc, j0, nc);
+      unpackY(a, inst, yOff, panels * COLS, i0, mc, j0, nc);
     }
   }
 }
@@ -352,16 +363,13 @@ function packX(a: LinearArgs, heap: Float32Array, xOff: number, i0: number, mc: 
   }
 }
 
-/** The valid mc x nc corner of the y block back into y, then the activation over it. */
-function unpackY(a: LinearArgs, heap: Float32Array, yOff: number, ld: number, i0: number, mc: number, j0: number, nc: number): void {
+/** The activation over the y block (in the module's memory), then its valid mc x nc corner back into y. */
+function unpackY(a: LinearArgs, inst: Instance, yOff: number, ld: number, i0: number, mc: number, j0: number, nc: number): void {
   const { y, n: N, act } = a;
+  // mc * ld is a multiple of 8 (ld: whole panels).
+  if (act !== 'none') inst[act](yOff * 4, (mc * ld) / 4);
   for (let r = 0; r < mc; r++) {
-    const src = yOff + r * ld, dst = (i0 + r) * N + j0;
-    y.set(heap.subarray(src, src + nc), dst);
-    if (act !== 'none') activateRun(y, dst, dst + nc, act);
+    const src = yOff + r * ld;
+    y.set(inst.heap.subarray(src, src + nc), (i0 + r) * N + j0);
   }
-}
-
-function activateRun(y: Float32Array, start: number, end: number, act: Activation): void {
-  for (let i = start; i < end; i++) y[i] = activate(act, y[i]);
 }

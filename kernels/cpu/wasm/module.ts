@@ -6,7 +6,8 @@
 // What it knows, and nothing more: the type, import, function, export and code sections; an imported
 // linear memory (optionally shared); functions with i32/f32/v128 params and locals; structured control
 // (block, loop, br, br_if); i32 and f32 arithmetic; f32 and v128 loads and stores; and the few 128-bit
-// SIMD opcodes (0xfd prefix) a matmul needs, including the relaxed-SIMD fused multiply-add.
+// SIMD opcodes (0xfd prefix) a matmul, an exp and row reductions need, including the relaxed-SIMD
+// fused multiply-add.
 //
 // Reference: the WebAssembly core spec, section 5 (binary format), the fixed-width SIMD proposal and
 // the relaxed-SIMD proposal (opcode table in its Overview.md).
@@ -132,10 +133,19 @@ export class FunctionBuilder {
   i32Mul(): this { return this.op(0x6c); }
 
   // f32.
+  f32Const(v: number): this {
+    this.op(0x43);
+    const bytes = new Uint8Array(new Float32Array([v]).buffer);
+    return this.op(...bytes);
+  }
   f32Load(offset = 0): this { return this.op(0x2a).memarg(2, offset); }
   f32Store(offset = 0): this { return this.op(0x38).memarg(2, offset); }
+  f32Sqrt(): this { return this.op(0x91); }
   f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
   f32Mul(): this { return this.op(0x94); }
+  f32Div(): this { return this.op(0x95); }
+  f32Max(): this { return this.op(0x97); }
 
   // v128 (fixed-width SIMD). Alignment hints are 16 bytes for vectors, 4 for the splat load; they are
   // hints only (a misaligned access is still correct).
@@ -143,9 +153,23 @@ export class FunctionBuilder {
   /** Loads one f32 (any 32-bit lane) and splats it to all four lanes. */
   v128Load32Splat(offset = 0): this { return this.simd(0x09).memarg(2, offset); }
   v128Store(offset = 0): this { return this.simd(0x0b).memarg(4, offset); }
+  i32x4Splat(): this { return this.simd(0x11); }
   f32x4Splat(): this { return this.simd(0x13); }
+  f32x4ExtractLane(lane: number): this { this.simd(0x1f); return this.op(lane); }
+  /** Round to the nearest integer, ties to even. */
+  f32x4Nearest(): this { return this.simd(0x6a); }
+  /** Shift each lane left by an i32 (stack: v128, i32). */
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
   f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  /** Lane-wise min and max; a NaN in either operand gives NaN. */
+  f32x4Min(): this { return this.simd(0xe8); }
+  f32x4Max(): this { return this.simd(0xe9); }
+  /** f32 lanes to i32, saturating (NaN to 0). */
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
   /** Relaxed SIMD: a * b + c, fused or not at the engine's choice (stack: a, b, c). */
   f32x4RelaxedMadd(): this { return this.simd(0x105); }
 
