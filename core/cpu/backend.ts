@@ -16,7 +16,7 @@ import { CONV_BLOCK, convOutputSize, type Conv2dArgs } from '../../kernels/cpu/c
 import * as elementwise from '../../kernels/cpu/elementwise.js';
 import * as layout from '../../kernels/cpu/layout.js';
 import { convBandRows } from '../../kernels/cpu/wasm/conv.js';
-import { matmulVariant, packedPanelsLength } from '../../kernels/cpu/wasm/matmul.js';
+import { matmulVariant, packedPanelsLength, type SimdLinearArgs } from '../../kernels/cpu/wasm/matmul.js';
 import { UserError } from '../errors.js';
 import { envVar } from '../host.js';
 import { sharedBuffer, ThreadPool } from './threads.js';
@@ -163,9 +163,14 @@ export class CpuBackend implements Backend {
     const args = { x: f32(x), w: f32(w), bias: bias ? f32(bias) : null, y: f32(y), m, k, n, act };
     // Split by output columns in blocks of 4 (simd: 8, its register block); a thread needs enough work
     // to pay for waking it (simd: 8x more, as it does the same work about 8x faster).
-    if (this.kernels === 'simd') this.pool.run('linearSimd', { ...args, panels: this.panels(w) }, n, 8, Math.ceil(131072 / Math.max(1, m * k)) * 8);
+    if (this.kernels === 'simd') this.linearSimd(args, w);
     else this.pool.run('linear', args, n, 4, Math.ceil(16384 / Math.max(1, m * k)) * 4);
     return y;
+  }
+
+  private linearSimd(args: SimdLinearArgs, w: Tensor): void {
+    const { m, k, n } = args;
+    this.pool.run('linearSimd', { ...args, panels: this.panels(w) }, n, 8, Math.ceil(131072 / Math.max(1, m * k)) * 8);
   }
 
   binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
@@ -227,6 +232,14 @@ export class CpuBackend implements Backend {
 
   /** The linear, then the gated residual in a second pass over its output (memory-bound, cheap on the CPU next to the product). */
   linearGatedResidual(x: Tensor, mod: Tensor, gate: number, h: Tensor, w: Tensor, bias: Tensor | null): Tensor {
+    if (this.kernels === 'simd') {
+      // The residual is the simd linear's epilogue (kernels/cpu/wasm/matmul.ts).
+      const [m, k] = [h.size / h.shape[2], h.shape[2]], n = w.shape[0];
+      const out = this.empty(x.shape);
+      const residual = { x: f32(x), table: f32(mod), width: mod.shape[1], offset: gate, rowsPerBatch: x.shape[1] };
+      this.linearSimd({ x: f32(h), w: f32(w), bias: bias && f32(bias), y: f32(out), m, k, n, act: 'none', residual }, w);
+      return out;
+    }
     const rows = h.reshape([-1, h.shape[2]]);
     const y = this.linear(rows, w, bias, 'none');
     const out = this.empty(x.shape);

@@ -271,6 +271,21 @@ export function reserve(inst: Instance, floats: number): void {
 export interface SimdLinearArgs extends LinearArgs {
   /** w as panels [ceil(N/8)][K][8] (packPanels over all N columns), or null to pack per call. */
   panels?: Float32Array | null;
+  /** DiT's gated residual as the epilogue, or none: see GatedResidual. */
+  residual?: GatedResidual | null;
+}
+
+/**
+ * y = x + gate[b] * linear(...) (after the activation), row i of y in batch item b = floor(i /
+ * rowsPerBatch), gate[b] the columns [offset, offset + N) of row b of table [B, width]: the residual
+ * folded into the copy of y out of the kernel's memory, so it costs no pass of its own.
+ */
+export interface GatedResidual {
+  x: Float32Array;
+  table: Float32Array;
+  width: number;
+  offset: number;
+  rowsPerBatch: number;
 }
 
 /** Floats of w packed into panels: N padded to 8 columns. */
@@ -317,7 +332,7 @@ export function linearColumnsSimd(a: SimdLinearArgs, colStart: number, colEnd: n
   const { m: M, k: K } = a;
   if (colEnd <= colStart || M === 0) return;
   // K = 0 (y is the bias) would run the kernel's loop over K once: leave it to the reference.
-  if (K === 0) return linearColumns(a, colStart, colEnd);
+  if (K === 0) return linearNoK(a, colStart, colEnd);
   const inst = getInstance(variant);
   const prepacked = a.panels && colStart % COLS === 0 ? a.panels : null;
   const blockCols = Math.max(COLS, Math.min(MAX_BLOCK_COLS, Math.floor(W_BLOCK_FLOATS / K / COLS) * COLS));
@@ -344,6 +359,17 @@ export function linearColumnsSimd(a: SimdLinearArgs, colStart: number, colEnd: n
   }
 }
 
+/** K = 0: the reference's act(bias), then the residual over it. */
+function linearNoK(a: SimdLinearArgs, colStart: number, colEnd: number): void {
+  linearColumns(a, colStart, colEnd);
+  const res = a.residual;
+  if (!res) return;
+  for (let i = 0; i < a.m; i++) {
+    const g = Math.floor(i / res.rowsPerBatch) * res.width + res.offset;
+    for (let j = colStart; j < colEnd; j++) a.y[i * a.n + j] = res.x[i * a.n + j] + res.table[g + j] * a.y[i * a.n + j];
+  }
+}
+
 /** bias[j0, j0 + nc) into heap[bOff..], zero-padded to 8 columns (all zeros without a bias). */
 export function packBias(bias: Float32Array | null, heap: Float32Array, bOff: number, j0: number, nc: number): void {
   const padded = Math.ceil(nc / COLS) * COLS;
@@ -364,12 +390,18 @@ function packX(a: LinearArgs, heap: Float32Array, xOff: number, i0: number, mc: 
 }
 
 /** The activation over the y block (in the module's memory), then its valid mc x nc corner back into y. */
-function unpackY(a: LinearArgs, inst: Instance, yOff: number, ld: number, i0: number, mc: number, j0: number, nc: number): void {
-  const { y, n: N, act } = a;
+function unpackY(a: SimdLinearArgs, inst: Instance, yOff: number, ld: number, i0: number, mc: number, j0: number, nc: number): void {
+  const { y, n: N, act, residual: res } = a;
   // mc * ld is a multiple of 8 (ld: whole panels).
   if (act !== 'none') inst[act](yOff * 4, (mc * ld) / 4);
+  const heap = inst.heap;
   for (let r = 0; r < mc; r++) {
-    const src = yOff + r * ld;
-    y.set(inst.heap.subarray(src, src + nc), (i0 + r) * N + j0);
+    const src = yOff + r * ld, dst = (i0 + r) * N + j0;
+    if (!res) {
+      y.set(heap.subarray(src, src + nc), dst);
+      continue;
+    }
+    const g = Math.floor((i0 + r) / res.rowsPerBatch) * res.width + res.offset + j0;
+    for (let c = 0; c < nc; c++) y[dst + c] = res.x[dst + c] + res.table[g + c] * heap[src + c];
   }
 }

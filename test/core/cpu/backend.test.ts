@@ -78,6 +78,24 @@ test('simd linear packs a weight once and keeps the panels with its storage: reu
   }
 });
 
+test('linearGatedResidual on 2 threads: the simd epilogue equals the TypeScript linear then residual', async () => {
+  if (!simd) return;
+  const ts = new CpuBackend(2, 'ts'), wasm = new CpuBackend(2, 'simd');
+  try {
+    const [B, T, K, N] = [2, 37, 45, 70], W = 3 * N;
+    const x = randn(B * T * N, 1), mod = randn(B * W, 2), h = randn(B * T * K, 3), w = randn(N * K, 4), b = randn(N, 5);
+    const run = async (be: CpuBackend) => {
+      const y = be.linearGatedResidual(be.upload(x, [B, T, N], 'f32'), be.upload(mod, [B, W], 'f32'), N, be.upload(h, [B, T, K], 'f32'), be.upload(w, [N, K], 'f32'), be.upload(b, [N], 'f32'));
+      return (await y.read()) as Float32Array;
+    };
+    const err = maxRelErr(await run(wasm), await run(ts));
+    assert.ok(err <= 1e-5, `relative error ${err.toExponential(2)}`);
+  } finally {
+    await ts.pool.close();
+    await wasm.pool.close();
+  }
+});
+
 test('attention on 2 threads: the simd products equal the TypeScript ones', async () => {
   if (!simd) return;
   const ts = new CpuBackend(2, 'ts'), wasm = new CpuBackend(2, 'simd');

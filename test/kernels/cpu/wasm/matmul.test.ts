@@ -10,6 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Activation } from '../../../../core/backend.js';
 import { maxRelErr } from '../../../../core/accuracy.js';
+import * as elementwise from '../../../../kernels/cpu/elementwise.js';
 import { linearColumns, type LinearArgs } from '../../../../kernels/cpu/matmul.js';
 import { detectMatmulVariant, linearColumnsSimd, matmulModule, packedPanelsLength, packPanelRange, packPanels, type MatmulVariant } from '../../../../kernels/cpu/wasm/matmul.js';
 import { wasm } from '../../../../kernels/cpu/wasm/module.js';
@@ -111,6 +112,29 @@ test('packPanels: panel p, step kk, lane l is column 8p + l at kk, zero past N; 
         assert.is(cols[at], rows[at]);
       }
     }
+  }
+});
+
+test('the gated residual epilogue equals the TypeScript linear, then gatedResidual: odd sizes, column ranges, K = 0, with GELU', () => {
+  if (!detected) return;
+  for (const [batch, tokens, k, n, act, c0, c1] of [[2, 5, 7, 13, 'none', 0, 13], [3, 7, 33, 70, 'gelu', 8, 61], [2, 3, 0, 9, 'none', 0, 9], [1, 130, 384, 40, 'none', 3, 40]] as const) {
+    const m = batch * tokens, p = problem(m, k, n, true, act);
+    const width = 3 * n + 1, offset = n + 1, table = randn(batch * width, 11), x = randn(m * n, 12);
+    const lin = new Float32Array(m * n), want = new Float32Array(m * n);
+    linearColumns({ ...p, y: lin }, 0, n);
+    elementwise.gatedResidual(x, { table, width, offset }, lin, want, tokens, n);
+    const got = new Float32Array(m * n).fill(-7);
+    linearColumnsSimd({ ...p, y: got, panels: prepack(p), residual: { x, table, width, offset, rowsPerBatch: tokens } }, c0, c1, detected);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        const at = i * n + j;
+        if (j < c0 || j >= c1) assert.is(got[at], -7, `wrote y[${i}][${j}]`);
+        else got[at] -= want[at]; // the difference, checked below
+      }
+    }
+    const diff = Array.from(got).filter((_, at) => at % n >= c0 && at % n < c1);
+    const err = Math.max(...diff.map(Math.abs)) / Math.max(...want.map(Math.abs));
+    assert.ok(err <= TOL, `${batch}x${tokens}x${k}x${n} ${act} cols ${c0}..${c1}: relative error ${err.toExponential(2)}`);
   }
 });
 
