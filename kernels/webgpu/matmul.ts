@@ -29,11 +29,14 @@
 // 4x4 tiled kernel. On a GPU this layout would be slow (lanes read rows K apart: uncoalesced), hence
 // two kernels.
 //
-// 'smallM' (M <= 8: the adaLN and timestep projections, where M is the batch). A 64-row tile would be
-// mostly empty, and the work is reading w once. One workgroup of 64 invocations computes 4 output
+// 'smallM' (GPUs, M <= 8: the adaLN and timestep projections, where M is the batch). A 64-row tile would
+// be mostly empty, and the work is reading w once. One workgroup of 64 invocations computes 4 output
 // columns for all M rows: invocation t multiplies the vec4s t, t+64, ... of K for each row and column
 // (4M partial sums in registers), the partials go to workgroup memory, and after one barrier 4M
 // invocations each add up one output's 64 partials and apply the epilogue. Every weight is read once.
+// lavapipe keeps the subgroup kernel even there, its 8-row tiles mostly empty: the per-lane loads and
+// the barrier cost it more than the idle rows (2x384x2304: 0.65 ms against 1.4-1.7 ms; 4x1152x6912,
+// DiT-XL's adaLN at batch 4: 6-8 ms against 18-24 ms).
 //
 // Convolution (implicit GEMM). A stride-1 conv2d is this matmul with M = output pixels of one image,
 // N = output channels, K = C * kh * kw, batch = images: B is the weight [O, C, kh, kw], whose rows are
@@ -115,7 +118,7 @@ interface MatmulOptions {
   subgroup?: SubgroupConfig;
 }
 
-/** M at or below this takes the small-M path. */
+/** M at or below this takes the small-M path (on GPUs). */
 export const SMALL_M = 8;
 
 export function matmulFlops(p: MatmulProblem): number {
@@ -124,8 +127,9 @@ export function matmulFlops(p: MatmulProblem): number {
 
 /** The kernel a problem gets by default on an adapter with these caps. */
 export function chooseMatmulPath(p: MatmulProblem, caps: KernelCaps): MatmulPath {
+  // An empty batch (M = 0, nothing is dispatched) stays on small-M, whose code clamps no row index.
+  if (caps.emulated && caps.subgroupSize && p.m > 0) return 'subgroup';
   if (p.m <= SMALL_M && p.bLayout === 'nk' && p.batch === 1 && !p.conv) return 'smallM';
-  if (caps.emulated && caps.subgroupSize) return 'subgroup';
   return 'tiled';
 }
 

@@ -18,13 +18,17 @@ const problem = (m: number, n: number, k: number): MatmulProblem =>
 
 if (pair) {
   const { gpu } = pair;
-  const paths: (MatmulPath | undefined)[] = [undefined, 'tiled', ...(gpu.caps.subgroupSize ? ['subgroup' as const] : [])];
+  // A forced 'smallM' applies where M <= 8 (the default path elsewhere).
+  const paths: (MatmulPath | undefined)[] = [undefined, 'tiled', 'smallM', ...(gpu.caps.subgroupSize ? ['subgroup' as const] : [])];
 
-  test('the small-M path takes M <= 8; the subgroup path is the default on CPU-emulated adapters', () => {
-    assert.is(chooseMatmulPath(problem(2, 576, 96), gpu.caps), 'smallM');
-    assert.is(chooseMatmulPath(problem(8, 64, 64), gpu.caps), 'smallM');
-    assert.is(chooseMatmulPath(problem(9, 64, 64), gpu.caps), gpu.caps.emulated && gpu.caps.subgroupSize ? 'subgroup' : 'tiled');
-    assert.ok(matmulKernel(problem(2, 576, 96), gpu.caps).key.startsWith('matmul.smallM|'));
+  test('on GPUs the small-M path takes M <= 8; the subgroup path is the default for every M on CPU-emulated adapters', () => {
+    const gpuCaps = { ...gpu.caps, emulated: false };
+    assert.is(chooseMatmulPath(problem(2, 576, 96), gpuCaps), 'smallM');
+    assert.is(chooseMatmulPath(problem(8, 64, 64), gpuCaps), 'smallM');
+    assert.is(chooseMatmulPath(problem(9, 64, 64), gpuCaps), 'tiled');
+    assert.ok(matmulKernel(problem(2, 576, 96), gpuCaps).key.startsWith('matmul.smallM|'));
+    const emulated = { ...gpu.caps, emulated: true, subgroupSize: 8 };
+    for (const m of [2, 9]) assert.is(chooseMatmulPath(problem(m, 64, 64), emulated), 'subgroup');
   });
 
   // [M, K, N]: 1x7x5 and 3x33x17 hit every edge; 67x130x45 edges in all three dims with K % 4 = 2;
@@ -70,7 +74,8 @@ if (pair) {
   });
 
   for (const path of paths) {
-    if (path === undefined) continue;
+    // The small-M kernel takes no batch.
+    if (path === undefined || path === 'smallM') continue;
     test(`batched matmul, B as [N,K] and [K,N], alpha (${path} path)`, async () => {
       await withOverrides(gpu, { matmul: path }, async () => {
         const [batch, m, k, n] = [3, 37, 21, 19];
