@@ -3,9 +3,10 @@
 // the cheap memory-bound ops on the calling thread. The linear layer (with the attention's two
 // products) and the convolution have two kernels each: TypeScript (kernels/cpu/matmul.ts, conv.ts, the
 // references) and WebAssembly SIMD emitted at run time (kernels/cpu/wasm/matmul.ts, conv.ts);
-// DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates. With simd, GELU/SiLU, softmax
-// and LayerNorm(+modulate) also run as WebAssembly SIMD (kernels/cpu/wasm/rows.ts), split over the
-// threads; the other memory-bound ops stay TypeScript on the calling thread.
+// DITTO_CPU_KERNELS=ts|simd chooses, simd by default where it validates. With simd, GELU/SiLU,
+// softmax, LayerNorm(+modulate) and GroupNorm(+SiLU) also run as WebAssembly SIMD
+// (kernels/cpu/wasm/rows.ts), split over the threads; the other memory-bound ops stay TypeScript on
+// the calling thread.
 
 import type { Activation, Backend, BinaryOp, Modulation, UnaryOp } from '../backend.js';
 import type { HeadSource } from '../ops.js';
@@ -323,7 +324,11 @@ export class CpuBackend implements Backend {
   groupNorm(x: Tensor, groups: number, eps: number, weight: Tensor, bias: Tensor, silu: boolean): Tensor {
     const out = this.empty(x.shape);
     const [n, channels] = x.shape;
-    elementwise.groupNorm(f32(x), f32(out), n, channels, x.size / Math.max(1, n * channels), groups, eps, f32(weight), f32(bias), silu);
+    const spatial = x.size / Math.max(1, n * channels);
+    if (this.kernels === 'simd') {
+      const args = { x: f32(x), out: f32(out), channels, spatial, groups, eps, weight: f32(weight), bias: f32(bias), silu };
+      this.pool.run('groupNormSimd', args, n * groups, 1, Math.ceil(ROW_WORK / Math.max(1, (channels / groups) * spatial)));
+    } else elementwise.groupNorm(f32(x), f32(out), n, channels, spatial, groups, eps, f32(weight), f32(bias), silu);
     return out;
   }
 

@@ -6,7 +6,7 @@ import { attentionRows, type AttentionArgs } from './attention.js';
 import { conv2dBlocks, type Conv2dArgs } from './conv.js';
 import { linearColumns, type LinearArgs } from './matmul.js';
 import { conv2dBandsSimd, type SimdConv2dArgs } from './wasm/conv.js';
-import { layerNormRange, softmaxRange, unaryRange, type LayerNormArgs, type SoftmaxArgs, type UnaryArgs } from './wasm/rows.js';
+import { groupNormRange, layerNormRange, softmaxRange, unaryRange, type GroupNormArgs, type LayerNormArgs, type SoftmaxArgs, type UnaryArgs } from './wasm/rows.js';
 import { linearColumnsSimd, packPanelRange, type PanelArgs, type SimdLinearArgs } from './wasm/matmul.js';
 
 export const parallelKernels = {
@@ -19,6 +19,7 @@ export const parallelKernels = {
   unarySimd: (args: UnaryArgs, start: number, end: number) => unaryRange(args, start, end),
   softmaxSimd: (args: SoftmaxArgs, start: number, end: number) => softmaxRange(args, start, end),
   layerNormSimd: (args: LayerNormArgs, start: number, end: number) => layerNormRange(args, start, end),
+  groupNormSimd: (args: GroupNormArgs, start: number, end: number) => groupNormRange(args, start, end),
 };
 
 export type ParallelKernel = keyof typeof parallelKernels;

@@ -1,4 +1,5 @@
-// The drivers of the row kernels in kernels/cpu/wasm/math.ts: they copy a tensor's rows (which live in
+// The drivers of the row kernels in kernels/cpu/wasm/math.ts (GELU/SiLU, softmax, LayerNorm, and
+// GroupNorm made of LayerNorm and SiLU): they copy a tensor's rows (which live in
 // SharedArrayBuffers outside any WebAssembly memory) into this thread's module memory in chunks, run
 // the kernel there in place, and copy the results out. Rows are laid 4-float aligned (padded to a
 // multiple of 4, the padding filled so it cannot change a row's result), so every size works. Each
@@ -112,5 +113,45 @@ export function layerNormRange(a: LayerNormArgs, start: number, end: number): vo
     inst.layerNorm(rowsAt * 4, rows, dim, stride / 4, 1 / dim, a.eps, shiftAt * 4, scaleAt * 4);
     rowsOut(heap, a.out, r0 * dim, rows, dim, stride, rowsAt);
     r0 += rows;
+  }
+}
+
+export interface GroupNormArgs {
+  x: Float32Array;
+  out: Float32Array;
+  channels: number;
+  spatial: number;
+  groups: number;
+  eps: number;
+  weight: Float32Array;
+  bias: Float32Array;
+  silu: boolean;
+}
+
+/**
+ * GroupNorm over the work items [start, end), item i being group i % groups of image floor(i / groups):
+ * a group's channels are one contiguous run, normalised as one LayerNorm row (the layerNorm kernel, no
+ * modulation), then scaled and shifted per channel as it is copied out of the module's memory, with
+ * SiLU (the SIMD one) in between where asked. The run is the row, so the memory holds a whole group.
+ */
+export function groupNormRange(a: GroupNormArgs, start: number, end: number): void {
+  const perGroup = a.channels / a.groups, size = perGroup * a.spatial;
+  if (size === 0 || end <= start) return;
+  const inst = getInstance();
+  const stride = Math.ceil(size / 4) * 4;
+  // Memory: zero shift and scale rows for the layerNorm kernel, then the group.
+  const rowAt = 2 * stride;
+  reserve(inst, rowAt + stride);
+  inst.heap.fill(0, 0, rowAt);
+  for (let item = start; item < end; item++) {
+    const o = item * size, heap = inst.heap;
+    rowsIn(heap, a.x, o, 1, size, stride, rowAt, 0);
+    inst.layerNorm(rowAt * 4, 1, size, stride / 4, 1 / size, a.eps, 0, stride * 4);
+    for (let cc = 0; cc < perGroup; cc++) {
+      const c = (item % a.groups) * perGroup + cc, w = a.weight[c], b = a.bias[c];
+      for (let i = rowAt + cc * a.spatial, e = i + a.spatial; i < e; i++) heap[i] = heap[i] * w + b;
+    }
+    if (a.silu) inst.silu(rowAt * 4, stride / 4);
+    rowsOut(heap, a.out, o, 1, size, stride, rowAt);
   }
 }

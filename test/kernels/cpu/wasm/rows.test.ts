@@ -1,6 +1,7 @@
 // kernels/cpu/wasm/rows.ts (and the row kernels of math.ts it drives) against the TypeScript kernels,
 // the references: GELU/SiLU (kernels/cpu/activations.ts), softmax (elementwise.ts, and the attention's
-// scaled softmax), LayerNorm with and without DiT's modulate (elementwise.ts), at lengths and row sizes
+// scaled softmax), LayerNorm with and without DiT's modulate and GroupNorm with and without SiLU
+// (elementwise.ts), at lengths and row sizes
 // that do not divide 4, rows longer than one chunk, and ranges split as the thread pool splits them.
 
 import { test } from 'uvu';
@@ -9,7 +10,7 @@ import { maxRelErr } from '../../../../core/accuracy.js';
 import { gelu, silu } from '../../../../kernels/cpu/activations.js';
 import * as elementwise from '../../../../kernels/cpu/elementwise.js';
 import { matmulVariant } from '../../../../kernels/cpu/wasm/matmul.js';
-import { layerNormRange, softmaxRange, softmaxRowsSimd, unaryRange } from '../../../../kernels/cpu/wasm/rows.js';
+import { groupNormRange, layerNormRange, softmaxRange, softmaxRowsSimd, unaryRange } from '../../../../kernels/cpu/wasm/rows.js';
 import { randn } from '../../../reference.js';
 
 const simd = matmulVariant() !== null;
@@ -96,6 +97,24 @@ test('layerNorm rows equal the TypeScript LayerNorm, with and without modulate: 
         const got = new Float32Array(rows * dim).fill(NaN);
         for (let i = 0; i + 1 < cuts.length; i++) layerNormRange({ x, out: got, dim, eps: 1e-6, mod, rowsPerBatch: tokens }, cuts[i], cuts[i + 1]);
         expectClose(got, want, `layerNorm ${batch}x${tokens}x${dim} modulate=${mod !== null} cuts ${cuts}`);
+      }
+    }
+  }
+});
+
+test('groupNorm equals the TypeScript GroupNorm, with and without SiLU: spatial sizes 1, 5, 21, 64 (not dividing 4 or a channel per vector), offset groups', () => {
+  if (!simd) return;
+  for (const [images, channels, spatial, groups] of [[1, 2, 1, 1], [2, 6, 5, 3], [2, 8, 21, 2], [1, 64, 64, 32], [3, 4, 7, 4]]) {
+    const n = images * channels * spatial;
+    const x = randn(n, spatial + channels).map((v, i) => v * 3 + (Math.floor(i / spatial) % 3) * 20);
+    const weight = randn(channels, 1), bias = randn(channels, 2);
+    for (const silu of [false, true]) {
+      const want = new Float32Array(n);
+      elementwise.groupNorm(x, want, images, channels, spatial, groups, 1e-6, weight, bias, silu);
+      for (const cuts of splits(images * groups)) {
+        const got = new Float32Array(n).fill(NaN);
+        for (let i = 0; i + 1 < cuts.length; i++) groupNormRange({ x, out: got, channels, spatial, groups, eps: 1e-6, weight, bias, silu }, cuts[i], cuts[i + 1]);
+        expectClose(got, want, `groupNorm ${images}x${channels}x${spatial} groups ${groups} silu=${silu} cuts ${cuts}`);
       }
     }
   }
