@@ -70,6 +70,71 @@ test('an imported memory: f32 and f32x4 loads, stores, splat, mul, add', () => {
   assert.equal(Array.from(heap.subarray(36, 40)), [2, 2, 2, 2]);
 });
 
+test('the exp and row opcodes: f32 constants and arithmetic, lane extraction, nearest, saturating truncation, i32x4 shifts, NaN-propagating min/max', () => {
+  const memory = new api.Memory({ initial: 1 });
+  const m = new ModuleBuilder()
+    .importMemory({ module: 'env', name: 'memory', minPages: 1 })
+    // The scalar ops: (x - 1.25) / 2 + max(x, -0.5) + sqrt(x).
+    .function('scalar', ['f32'], ['f32'], (f) => {
+      const x = f.param(0, 'f32');
+      f.get(x).f32Const(1.25).f32Sub().f32Const(2).f32Div().get(x).f32Const(-0.5).f32Max().f32Add().get(x).f32Sqrt().f32Add();
+    })
+    // Op number `op` on the vectors at p and p + 16, stored at out.
+    .function('vector', ['i32', 'i32', 'i32'], [], (f) => {
+      const p = f.param(0, 'i32'), op = f.param(1, 'i32'), out = f.param(2, 'i32');
+      const v = f.local('v128'), w = f.local('v128');
+      f.get(p).v128Load(0).set(v);
+      f.get(p).v128Load(16).set(w);
+      const ops: (() => void)[] = [
+        () => f.get(v).f32x4Nearest(),
+        () => f.get(v).i32x4TruncSatF32x4S(),
+        () => f.get(v).i32x4TruncSatF32x4S().i32Const(3).i32x4Shl().i32Const(5).i32x4Splat().i32x4Add(),
+        () => f.get(v).get(w).f32x4Sub(),
+        () => f.get(v).get(w).f32x4Div(),
+        () => f.get(v).get(w).f32x4Min(),
+        () => f.get(v).get(w).f32x4Max(),
+      ];
+      ops.forEach((emit, i) => {
+        f.block(() => {
+          f.get(op).i32Const(i).i32Ne().brIf(0);
+          f.get(out);
+          emit();
+          f.v128Store(0);
+        });
+      });
+    })
+    .function('lane', ['i32', 'i32'], ['f32'], (f) => {
+      const p = f.param(0, 'i32'), l = f.param(1, 'i32');
+      // extract_lane takes its lane as an immediate: one branch per lane.
+      for (let lane = 0; lane < 4; lane++) {
+        f.block(() => {
+          f.get(l).i32Const(lane).i32Ne().brIf(0);
+          f.get(p).get(p).v128Load(0).f32x4ExtractLane(lane).f32Store(16);
+        });
+      }
+      f.get(p).f32Load(16);
+    });
+  const e = instantiate(m, memory);
+  const heap = new Float32Array(memory.buffer), ints = new Int32Array(memory.buffer);
+  assert.is(e.scalar(9), (9 - 1.25) / 2 + 9 + 3);
+  assert.ok(Number.isNaN(e.scalar(-4)), 'sqrt(-4)');
+  const run = (op: number, v: number[], w: number[] = [1, 1, 1, 1]) => {
+    heap.set([...v, ...w], 0);
+    e.vector(0, op, 64);
+    return { f: Array.from(heap.subarray(16, 20)), i: Array.from(ints.subarray(16, 20)) };
+  };
+  assert.equal(run(0, [2.5, -1.5, 0.49, -3.7]).f, [2, -2, 0, -4], 'nearest, ties to even');
+  assert.equal(run(1, [NaN, 1e10, -1e10, -7.9]).i, [0, 2147483647, -2147483648, -7], 'trunc_sat');
+  assert.equal(run(2, [1, -2, 3, 0]).i, [13, -11, 29, 5], '(n << 3) + 5');
+  assert.equal(run(3, [5, 1, 0, -2], [1, 2, 3, 4]).f, [4, -1, -3, -6], 'sub');
+  assert.equal(run(4, [1, 3, -8, 0], [4, 2, 2, 5]).f, [0.25, 1.5, -4, 0], 'div');
+  const min = run(5, [1, NaN, -3, 4], [2, 0, -4, NaN]).f, max = run(6, [1, NaN, -3, 4], [2, 0, -4, NaN]).f;
+  assert.equal([min[0], min[2], max[0], max[2]], [1, -4, 2, -3]);
+  assert.ok([min[1], min[3], max[1], max[3]].every(Number.isNaN), 'min/max propagate NaN');
+  heap.set([10, 20, 30, 40], 0);
+  assert.equal([0, 1, 2, 3].map((l) => e.lane(0, l)), [10, 20, 30, 40]);
+});
+
 test('a shared memory import validates and instantiates against a shared WebAssembly.Memory', () => {
   const memory = new api.Memory({ initial: 1, maximum: 4, shared: true });
   const m = new ModuleBuilder()
