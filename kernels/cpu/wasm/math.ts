@@ -139,27 +139,41 @@ function horizontal(f: FunctionBuilder, v: Local<'v128'>, op: 'add' | 'max'): vo
 }
 
 /**
+ * The loop of the row kernels: for each of `rows` >= 1 rows of `groups` >= 1 vectors from p (which it
+ * advances), body(overRow, q), where overRow(step) emits a loop running step with q at each vector.
+ */
+function emitRowLoop(
+  f: FunctionBuilder, p: Local<'i32'>, rows: Local<'i32'>, groups: Local<'i32'>,
+  body: (overRow: (step: () => void) => void, q: Local<'i32'>) => void,
+): void {
+  const q = f.local('i32'), end = f.local('i32');
+  const overRow = (step: () => void) => {
+    f.get(p).set(q);
+    f.loop(() => {
+      step();
+      f.get(q).i32Const(16).i32Add().tee(q).get(end).i32LtU().brIf(0);
+    });
+  };
+  f.loop(() => {
+    f.get(p).get(groups).i32Const(16).i32Mul().i32Add().set(end);
+    body(overRow, q);
+    f.get(end).set(p);
+    f.get(rows).i32Const(1).i32Sub().tee(rows).brIf(0);
+  });
+}
+
+/**
  * softmax(p, rows, groups, scale): each of `rows` rows of `groups` vectors (stride 16 groups bytes)
  * becomes softmax(scale * row), in place: e = exp((x - max) scale), then e / sum(e). Padding lanes
  * must hold -infinity (they contribute ~1e-38 each to the sum; see the header).
  */
 export function emitSoftmax(f: FunctionBuilder): void {
   const p = f.param(0, 'i32'), rows = f.param(1, 'i32'), groups = f.param(2, 'i32'), scale = f.param(3, 'f32');
-  const q = f.local('i32'), end = f.local('i32');
   const acc = f.local('v128'), v = f.local('v128'), s = f.local('v128');
   const t: ExpTemps = { n: f.local('v128'), p: f.local('v128') };
   const k = kahan(f);
   const m = f.local('f32');
-  /** for each vector of the row: body(address on the stack via q) */
-  const overRow = (body: () => void) => {
-    f.get(p).set(q);
-    f.loop(() => {
-      body();
-      f.get(q).i32Const(16).i32Add().tee(q).get(end).i32LtU().brIf(0);
-    });
-  };
-  f.loop(() => {
-    f.get(p).get(groups).i32Const(16).i32Mul().i32Add().set(end);
+  emitRowLoop(f, p, rows, groups, (overRow, q) => {
     f.get(p).v128Load(0).set(acc);
     overRow(() => f.get(acc).get(q).v128Load(0).f32x4Max().set(acc));
     horizontal(f, acc, 'max');
@@ -176,8 +190,6 @@ export function emitSoftmax(f: FunctionBuilder): void {
     horizontal(f, k.sum, 'add');
     f.f32x4Splat().f32x4Div().set(s);
     overRow(() => f.get(q).get(q).v128Load(0).get(s).f32x4Mul().v128Store(0));
-    f.get(end).set(p);
-    f.get(rows).i32Const(1).i32Sub().tee(rows).brIf(0);
   });
 }
 
@@ -191,19 +203,11 @@ export function emitSoftmax(f: FunctionBuilder): void {
 export function emitLayerNorm(f: FunctionBuilder): void {
   const p = f.param(0, 'i32'), rows = f.param(1, 'i32'), dim = f.param(2, 'i32'), groups = f.param(3, 'i32');
   const invDim = f.param(4, 'f32'), eps = f.param(5, 'f32'), shift = f.param(6, 'i32'), scale = f.param(7, 'i32');
-  const q = f.local('i32'), end = f.local('i32'), i = f.local('i32'), mp = f.local('i32');
+  const i = f.local('i32'), mp = f.local('i32');
   const d = f.local('v128'), mean = f.local('v128'), inv = f.local('v128');
   const k = kahan(f);
   const m = f.local('f32');
-  const overRow = (body: () => void) => {
-    f.get(p).set(q);
-    f.loop(() => {
-      body();
-      f.get(q).i32Const(16).i32Add().tee(q).get(end).i32LtU().brIf(0);
-    });
-  };
-  f.loop(() => {
-    f.get(p).get(groups).i32Const(16).i32Mul().i32Add().set(end);
+  emitRowLoop(f, p, rows, groups, (overRow, q) => {
     kahanZero(f, k);
     overRow(() => {
       f.get(q).v128Load(0).set(d);
@@ -240,7 +244,5 @@ export function emitLayerNorm(f: FunctionBuilder): void {
       f.v128Store(0);
       f.get(mp).i32Const(16).i32Add().set(mp);
     });
-    f.get(end).set(p);
-    f.get(rows).i32Const(1).i32Sub().tee(rows).brIf(0);
   });
 }
