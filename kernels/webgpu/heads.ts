@@ -13,7 +13,7 @@
 // across a workgroup: no workgroup memory and no barriers, and on lavapipe, which runs the 8 invocations
 // of a SIMD lane group in lockstep, the rows of neighbouring heads are read in parallel. The loops over
 // the row are kept loops (`opaque` bounds) so that lavapipe does not unroll them into minutes of
-// compilation. Without either (v, and DiT's q and k) it is a pure gather, and one invocation moves one
+// compilation. Without either (v) it is a pure gather, and one invocation moves one
 // element: hd times the parallelism, which a GPU needs to hide memory latency.
 
 import { ceilDiv, f32, flatGrid, opaque, u32, type Kernel, type KernelCaps } from './kernel.js';
