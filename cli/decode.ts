@@ -33,10 +33,11 @@ export const decodeUsage = `usage: ditto decode --vae V.safetensors|V.pt --laten
   --out      images [N, 3, H, W] as safetensors (not clamped), or a PNG grid (clamped from [-1, 1])`;
 
 /**
- * Why auto runs a decode on an emulated adapter even for one image: on 2 cores, one 256x256 image
- * from the SD VAE took 91 s on the CPU backend and 27 s on lavapipe with a cold shader cache (21 s warm).
+ * Why auto runs a decode on an emulated adapter even for one image when the CPU backend runs its
+ * TypeScript kernels: on 2 cores, one 256x256 image from the SD VAE took 91 s on them and 27 s on
+ * lavapipe with a cold shader cache (21 s warm). Its SIMD kernels beat lavapipe (cli/backend.ts).
  */
-export const DECODE_ON_EMULATED = 'a VAE decode runs 3 to 4 times faster there than on the CPU backend';
+export const DECODE_ON_EMULATED = "a VAE decode runs 3 to 4 times faster there than on the CPU backend's TypeScript kernels";
 
 /** Stable Diffusion's scale factor: its VAE's latents times this have about unit variance. */
 const SD_SCALE = 0.18215;
