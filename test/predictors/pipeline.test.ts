@@ -43,7 +43,10 @@ test('step 0 output is the guided model output on the seed noise; the sample fol
     const both = backend.upload(Float32Array.from([...x, ...x]), [2, dit.config.inChannels, dit.config.inputSize, dit.config.inputSize], 'f32');
     const out = (await dit.forwardWithCfg(both, [modelTime, modelTime], [5, dit.config.numClasses], 2.5).read()).subarray(0, size);
     const recorded = g.outputs![s];
-    assert.ok(recorded.every((v, i) => Math.abs(v - out[i]) < 1e-5), `output of step ${s}`);
+    // The loop's x is rounded from f64, the pipeline's computed in f32: from step 1 on the inputs differ
+    // in the last bits, and the outputs by the f32 noise of a forward (the project's relative measure).
+    const err = maxRelErr(recorded, out);
+    assert.ok(err <= 1e-5, `output of step ${s}: relative error ${err.toExponential(2)}`);
     x = x.map((v, i) => xCoef * v + outCoef * out[i]);
   }
   assert.ok(g.samples.every((v, i) => Math.abs(v - x[i]) < 1e-4), 'final sample');
