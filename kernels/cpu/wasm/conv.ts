@@ -84,12 +84,16 @@ export function conv2dBandsSimd(a: SimdConv2dArgs, start: number, end: number): 
       // This chunk's part of each panel starts c0 * taps steps in; panels stay K steps apart.
       inst.panels(xOff * 4, (wOff + c0 * taps * COLS) * 4, bOff * 4, yOff * 4, rows * stripsPerRow, panels, stripBytes, oPad * 4, K * COLS * 4, c0 === 0 ? 0 : 1);
     }
-    // y block [pixel (r, ox)][o] -> y[image][o][oy0 + r][ox].
-    for (let o = 0; o < O; o++) {
+    // y block [pixel (r, ox)][o] -> y[image][o][oy0 + r][ox], a panel's 8 channels at a time: each
+    // pixel's 8 values are one cache line of the block, written to 8 output rows that each run on.
+    for (let o0 = 0; o0 < O; o0 += COLS) {
+      const o1 = Math.min(O, o0 + COLS);
       for (let r = 0; r < rows; r++) {
-        const dst = ((image * O + o) * oh + oy0 + r) * ow;
-        let src = yOff + r * owPad * oPad + o;
-        for (let ox = 0; ox < ow; ox++, src += oPad) y[dst + ox] = heap[src];
+        const dst = ((image * O + o0) * oh + oy0 + r) * ow, plane = oh * ow;
+        let src = yOff + r * owPad * oPad + o0;
+        for (let ox = 0; ox < ow; ox++, src += oPad) {
+          for (let o = o0, d = dst + ox, q = src; o < o1; o++, d += plane, q++) y[d] = heap[q];
+        }
       }
     }
   }
