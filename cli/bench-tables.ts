@@ -8,6 +8,7 @@ import type { ModelBenchResult } from '../bench/models.js';
 import type { ProfileBenchResult } from '../bench/profile.js';
 import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
 import { formatTable } from '../core/table.js';
+import { explicitSchedule, strip } from '../predictors/schedule.js';
 
 /** `bench cpu`: one line per matmul shape x backend x threads, then one per forward backend; skipped rows as notes. */
 export function formatCpuTable(r: CpuBenchResult): string {
@@ -93,9 +94,13 @@ export function formatKernelTable(r: KernelBenchResult): string {
 
 /** `bench cache`: one row per method x interval (and per calibration subset of the ablation), then one per searched schedule. */
 export function formatCacheTable(r: CacheBenchResult): string {
+  const name = (row: CacheBenchResult['rows'][number]) => (row.interval === null ? `searched (${basename(row.schedule)})` : `${row.schedule} N=${row.interval}`);
+  const named = new Map(r.rows.map((row) => [name(row), row.full_steps]));
+  const width = Math.max(...[...named.keys()].map((k) => k.length));
+  const strips = [...named].map(([label, full]) => `  ${label.padEnd(width)}  ${strip(explicitSchedule(full, r.steps))}`);
   const rows = r.rows.map((row) => [
     row.calibration_runs ? `${row.method}[${row.calibration_runs}]` : row.method,
-    row.interval === null ? `searched (${basename(row.schedule)})` : `${row.schedule} N=${row.interval}`,
+    name(row),
     String(row.full_steps.length),
     row.flops_speedup.toFixed(2),
     row.latency_speedup.toFixed(2),
@@ -107,6 +112,8 @@ export function formatCacheTable(r: CacheBenchResult): string {
     `${r.seeds.length} samples (seeds ${r.seeds[0]}..${r.seeds.at(-1)}), ${r.steps} steps, cfg ${r.cfg_scale}, ${r.backend}; reference ${r.reference_seconds.toFixed(2)} s (mean of ${r.reference_runs_seconds.length} runs)`,
     formatTable(['method', 'schedule', 'full', 'FLOPs x', 'latency x', 'PSNR dB', 'SSIM', 'rel L2'], rows),
     `SSIM: ${r.ssim}`,
+    'schedules (# runs the model, . is forecast):',
+    ...strips,
   ].join('\n');
 }
 

@@ -107,7 +107,14 @@ test('cache: one aligned row per method and schedule; an ablation row names its 
   assert.match(lines[4], /^l2p\[5\]\s+paper N=10\s+12\s+4\.17\s+4\.36\s+29\.69\s+0\.977\s+0\.0748$/);
   assert.match(lines[5], /^l2p\s+searched \(m-l2p-12\.json\)\s+12\s+4\.17\s+4\.36\s+33\.10/);
   assert.is(lines[3].length, lines[4].length);
-  assert.is(lines.at(-1), 'SSIM: Wang');
+  assert.is(lines[6], 'SSIM: Wang');
+  // One strip per distinct schedule, in the order the rows first use them.
+  assert.equal(lines.slice(7), [
+    'schedules (# runs the model, . is forecast):',
+    '  taylorseer N=5            ###....#....#....#....#....#....#....#....#....#..',
+    '  paper N=10                ###....#....#....#....#....#....#....#....#....#..',
+    '  searched (m-l2p-12.json)  ###....#....#....#....#....#....#....#....#....#..',
+  ]);
 });
 
 test('profile: the forward and the dispatches\' sum, how they were timed, one row per kernel', () => {
