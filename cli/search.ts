@@ -121,9 +121,9 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<void
   if (k < 1 || k >= steps) throw new UserError(`--full-steps ${k}: choose from 1 to ${steps - 1} of the ${steps} steps (${steps} is full compute)`);
   const size = c.channels * c.height * c.width;
   checkTrajectoryBytes(seedCount, steps, size, '--seeds');
-  const given_ = trajPath ? readTrajectories(trajPath) : undefined;
-  if (given_ && (given_.steps !== steps || given_.size !== size)) {
-    throw new UserError(`${trajPath} holds ${given_.steps}-step trajectories of ${given_.size} elements, but this search samples ${steps} steps of ${size}: make them with ditto calibrate --save-trajectories for this model and --steps`);
+  const saved = trajPath ? readTrajectories(trajPath) : undefined;
+  if (saved && (saved.steps !== steps || saved.size !== size)) {
+    throw new UserError(`${trajPath} holds ${saved.steps}-step trajectories of ${saved.size} elements, but this search samples ${steps} steps of ${size}: make them with ditto calibrate --save-trajectories for this model and --steps`);
   }
   const fileWeights = weightsPath ? readWeightsFile(weightsPath, steps) : undefined;
 
@@ -137,12 +137,12 @@ export async function searchCommand(argv: string[], io: CommandIo): Promise<void
   bar.stop();
   const pairs = Array.from({ length: seedCount }, (_, i) => calibrationPair(i, c.numClasses));
   const ref = reference(runs.samples, [seedCount, c.channels, c.height, c.width], card.dataRange);
-  const traj: Trajectories = given_ ?? makeTrajectories(runs.trajectories, runs.shape, 'calibration runs');
+  const traj: Trajectories = saved ?? makeTrajectories(runs.trajectories, runs.shape, 'calibration runs');
   const gram = gramMatrices(traj).total;
   const errors = errorCount(traj.batch, steps, size);
   const weights: Weights | undefined = method !== 'l2p' ? undefined
-    : fileWeights ?? (given_ || !card.l2pWeights ? fitWeights(gram, steps, errors, { method: 'adam' }).weights : readWeightsFile(card.l2pWeights, steps));
-  const weightsFrom = method !== 'l2p' ? undefined : weightsPath ?? (given_ ? `adam fit on ${trajPath}` : card.l2pWeights ?? `adam fit on the ${seedCount} calibration runs`);
+    : fileWeights ?? (saved || !card.l2pWeights ? fitWeights(gram, steps, errors, { method: 'adam' }).weights : readWeightsFile(card.l2pWeights, steps));
+  const weightsFrom = method !== 'l2p' ? undefined : weightsPath ?? (saved ? `adam fit on ${trajPath}` : card.l2pWeights ?? `adam fit on the ${seedCount} calibration runs`);
   io.info(`full compute on ${seedCount} calibration runs: ${((performance.now() - started) / 1000).toFixed(1)} s${weightsFrom ? `; l2p weights: ${weightsFrom}` : ''}`);
 
   const proxyData = { gram, weights: finalSampleWeights(samplerFor(card, model.model, steps)), elements: traj.batch * size };
