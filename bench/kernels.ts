@@ -16,9 +16,11 @@
 //   wall-readback  wall clock around the op and the readback of its result
 //   wall           wall clock around a synchronous call (the CPU backend, gpu.js off WebGPU)
 // Every cell warms up (the first run compiles its pipeline) and times one run to estimate its cost,
-// then reports the median of `runs` more; a cell whose runs would take longer than the budget (60 s)
-// runs fewer, at least 3, and its row's "runs" says how many. Fused and unfused attention, whose ratio
-// is the point, take their runs in alternating blocks (measureAlternating).
+// then reports the median of `runs` more, with the margin of error of their mean at 95% (margin_pct:
+// Student's t, as Benchmark.js computes it for bench cpu and bench forward; bench/timing.ts marginPct);
+// a cell whose runs would take longer than the budget (60 s) runs fewer, at least 3, and its row's
+// "runs" says how many. Fused and unfused attention, whose ratio is the point, take their runs in
+// alternating blocks (measureAlternating).
 //
 // Error: max|a - b| / max|b| against the CPU backend's result; the CPU row's own is against float64
 // dot products on a sample of outputs.
@@ -36,7 +38,7 @@ import { DIT_S_SHAPES } from './cpu.js';
 import { loadGpujs } from './peers/gpujs.js';
 import type { AttentionPeer, Importer, Peer, PeerOp, PeerResult, Timing } from './peers/peer.js';
 import { loadTfjsWebgpu } from './peers/tfjs-webgpu.js';
-import { median } from './timing.js';
+import { marginPct, median } from './timing.js';
 import { attentionSampleErr, matmulSampleErr } from './accuracy.js';
 
 /** M x K x N of the DiT-XL/2 linears at batch 2 (512 tokens): qkv, fc1, fc2. */
@@ -53,6 +55,8 @@ interface RowCommon {
   backend: KernelBackendName;
   gflops: number | null;
   ms: number | null;
+  /** Relative margin of error of the timed runs' mean at 95%, in percent; null with fewer than 2 runs. */
+  margin_pct: number | null;
   max_rel_err: number | null;
   timing: Timing | null;
   runs: number;
@@ -140,19 +144,32 @@ function peerTimer(p: PeerOp): Timer {
   };
 }
 
-/**
- * One cell: a warm-up run and one timed run, whose time estimates the cost, then the median of up to
- * `runs` more, as many as fit the budget but at least MIN_RUNS.
- */
 /** `runs`, or fewer (at least MIN_RUNS) where runs of `estimateMs` each would overrun the budget. */
 function plannedRuns(estimateMs: number, runs: number, budgetMs: number): number {
   return Math.min(runs, Math.max(MIN_RUNS, Math.floor(budgetMs / Math.max(estimateMs, 1e-3))));
 }
 
-async function measure(timer: Timer, runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }> {
+/** A cell's timed runs: their median, margin and count, and how they were timed. */
+interface Measured {
+  ms: number;
+  margin_pct: number | null;
+  runs: number;
+  timing: Timing;
+}
+
+function measured(timesMs: readonly number[], timing: Timing): Measured {
+  const margin = marginPct(timesMs);
+  return { ms: median(timesMs), margin_pct: Number.isNaN(margin) ? null : margin, runs: timesMs.length, timing };
+}
+
+/**
+ * One cell: a warm-up run and one timed run, whose time estimates the cost, then the median and margin
+ * of up to `runs` more, as many as fit the budget but at least MIN_RUNS.
+ */
+async function measure(timer: Timer, runs: number, budgetMs: number): Promise<Measured> {
   const planned = plannedRuns((await timer(1, 1)).timesMs[0], runs, budgetMs);
   const timed = await timer(planned, 0);
-  return { ms: median(timed.timesMs), runs: planned, timing: timed.timing };
+  return measured(timed.timesMs, timed.timing);
 }
 
 /** Blocks per timer in measureAlternating. */
@@ -164,7 +181,7 @@ const ROUNDS = 3;
  * block runs back to back after one untimed run, as measure()'s runs do: single runs between syncs
  * would time each kernel from an idle GPU, which penalises the path with more dispatches.
  */
-async function measureAlternating(timers: Timer[], runs: number, budgetMs: number): Promise<{ ms: number; runs: number; timing: Timing }[]> {
+async function measureAlternating(timers: Timer[], runs: number, budgetMs: number): Promise<Measured[]> {
   const estimates: number[] = [];
   for (const timer of timers) estimates.push((await timer(1, 1)).timesMs[0]);
   const perBlock = Math.ceil(plannedRuns(estimates.reduce((a, b) => a + b, 0), runs, budgetMs) / ROUNDS);
@@ -177,7 +194,12 @@ async function measureAlternating(timers: Timer[], runs: number, budgetMs: numbe
       timing[i] = t.timing;
     }
   }
-  return times.map((ts, i) => ({ ms: median(ts), runs: ts.length, timing: timing[i] }));
+  return times.map((ts, i) => measured(ts, timing[i]));
+}
+
+/** ` ±1.2%`, or nothing where a cell has no margin (fewer than 2 runs). */
+export function margin(pct: number | null): string {
+  return pct === null ? '' : ` ±${pct.toFixed(1)}%`;
 }
 
 /** A problem: its shape fields as they appear in a row, FLOPs, and a label. */
@@ -195,12 +217,12 @@ export function label(p: Problem): string {
   return p.kernel === 'matmul' ? `${p.m}x${p.k}x${p.n}` : `(${p.bh}, ${p.tokens}, ${p.head_dim})`;
 }
 
-function makeRow(p: Problem, backend: KernelBackendName, m: { ms: number; runs: number; timing: Timing }, err: number, extra: Partial<RowCommon> = {}): KernelRow {
-  return { ...p, backend, gflops: flops(p) / m.ms / 1e6, ms: m.ms, max_rel_err: err, timing: m.timing, runs: m.runs, ...extra } as KernelRow;
+function makeRow(p: Problem, backend: KernelBackendName, m: Measured, err: number, extra: Partial<RowCommon> = {}): KernelRow {
+  return { ...p, backend, gflops: flops(p) / m.ms / 1e6, ms: m.ms, margin_pct: m.margin_pct, max_rel_err: err, timing: m.timing, runs: m.runs, ...extra } as KernelRow;
 }
 
 function skippedRow(p: Problem, backend: KernelBackendName, reason: string, extra: Partial<RowCommon> = {}): KernelRow {
-  return { ...p, backend, gflops: null, ms: null, max_rel_err: null, timing: null, runs: 0, ...extra, skipped: reason } as KernelRow;
+  return { ...p, backend, gflops: null, ms: null, margin_pct: null, max_rel_err: null, timing: null, runs: 0, ...extra, skipped: reason } as KernelRow;
 }
 
 /** Makes Dawn's GPU object navigator.gpu, which is where both peers look for WebGPU. */
@@ -258,7 +280,7 @@ export async function runKernelBench(o: KernelBenchOptions): Promise<KernelBench
   const report = (r: KernelRow) => {
     rows.push(r);
     progress(`${r.kernel} ${label(r)} ${r.backend}: ` + (r.skipped ? `skipped (${r.skipped})`
-      : `${r.gflops!.toFixed(2)} GFLOP/s, ${r.ms!.toFixed(2)} ms (median of ${r.runs}, ${r.timing}), max rel err ${r.max_rel_err!.toExponential(1)}`));
+      : `${r.gflops!.toFixed(2)} GFLOP/s, ${r.ms!.toFixed(2)} ms${margin(r.margin_pct)} (median of ${r.runs}, ${r.timing}), max rel err ${r.max_rel_err!.toExponential(1)}`));
   };
 
   /**

@@ -6,7 +6,7 @@ import type { CacheBenchResult } from '../bench/cache.js';
 import type { CpuBenchResult, CpuForwardRow, CpuMatmulRow } from '../bench/cpu.js';
 import type { ModelBenchResult } from '../bench/models.js';
 import type { ProfileBenchResult } from '../bench/profile.js';
-import { label, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
+import { label, margin, type KernelBackendName, type KernelBenchResult, type KernelRow } from '../bench/kernels.js';
 import { formatTable } from '../core/table.js';
 import { explicitSchedule, strip } from '../predictors/schedule.js';
 
@@ -48,18 +48,18 @@ function ratio(a: KernelRow | undefined, b: KernelRow | undefined): string {
   return a?.gflops && b?.gflops ? `${(a.gflops / b.gflops).toFixed(2)}x` : '-';
 }
 
-/** `bench kernels`: GFLOP/s (median ms) per backend, ratios, then errors and notes. */
+/** `bench kernels`: GFLOP/s (median ms ±margin) per backend, ratios, then errors and notes. */
 export function formatKernelTable(r: KernelBenchResult): string {
   const out: string[] = [];
   out.push(`WebGPU kernels on ${r.device.name}; Node ${r.device.node}, ${r.device.cores} cores (cpu backend: ${r.device.cpu_threads} threads)`);
   out.push(`peers: tfjs-webgpu = ${r.device.peers['tfjs-webgpu']}; gpujs = ${r.device.peers.gpujs}`);
-  out.push(`GFLOP/s (median ms) over ${r.runs} runs after warm-up; * = runs capped to fit the time budget (see runs in --json)`);
+  out.push(`GFLOP/s (median ms ±margin) over ${r.runs} runs after warm-up; margin: of the mean at 95% (Student's t, as Benchmark.js); * = runs capped to fit the time budget (see runs in --json)`);
   const capped = (row: KernelRow) => row.runs > 0 && row.runs < r.runs;
   const cell = (row: KernelRow | undefined) => {
     if (!row) return '';
     if (row.skipped) return 'skipped';
     const ms = row.ms! >= 100 ? row.ms!.toFixed(0) : row.ms!.toFixed(2);
-    return `${row.gflops!.toFixed(2)} (${ms} ms)${capped(row) ? '*' : ''}`;
+    return `${row.gflops!.toFixed(2)} (${ms} ms${margin(row.margin_pct)})${capped(row) ? '*' : ''}`;
   };
   const notes = new Set<string>();
   for (const kernel of ['matmul', 'attention'] as const) {

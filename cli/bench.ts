@@ -38,7 +38,8 @@ export const benchUsage = `usage: ditto bench cpu [--json] [--runs N] [--no-torc
   kernels  our WGSL matmul (DiT-S and DiT-XL linears) and fused attention vs our CPU backend,
            TensorFlow.js's WebGPU backend and gpu.js on the same adapter, and vs our unfused
            attention: GPU time from timestamp queries, median of N runs (10; --quick: 3, and only
-           the DiT-S matmuls and the first attention shape), max error against the CPU result
+           the DiT-S matmuls and the first attention shape) with the margin of error of their mean
+           (95%, as Benchmark.js gives it), max error against the CPU result
   models   whole full-size models on each backend and in PyTorch, in the same run (random weights
            made at run time; minutes on a CPU): one DiT-XL/2 forward at 256x256 (batch 2), and the
            Stable Diffusion VAE decoding one 256x256 image (PyTorch runs the official latent-diffusion

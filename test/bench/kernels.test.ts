@@ -53,10 +53,12 @@ if (gpu) {
         assert.ok(r.backend === 'gpujs', `${key(r)} skipped: ${r.skipped}`);
         console.log(`bench kernels: ${key(r)} skipped: ${r.skipped}`);
         assert.is(r.ms, null);
+        assert.is(r.margin_pct, null);
         continue;
       }
       assert.ok(r.ms! > 0 && r.gflops! > 0, key(r));
       assert.ok(r.runs >= 2, key(r));
+      assert.ok(Number.isFinite(r.margin_pct) && r.margin_pct! >= 0, `${key(r)}: margin ${r.margin_pct}`);
       assert.ok(Number.isFinite(r.max_rel_err), key(r));
       assert.type(r.timing, 'string');
       if (r.backend === 'webgpu' || r.backend === 'webgpu-unfused' || r.backend === 'cpu') {
@@ -71,6 +73,7 @@ if (gpu) {
     assert.match(table, 'webgpu/tfjs');
     assert.match(table, 'fused/unfused');
     assert.match(table, '512x384x1152');
+    assert.match(table, /512x384x1152\s+[\d.]+ \([\d.]+ ms ±[\d.]+%\)/);
     // --json: the adapter report's camelCase fields come out snake_case.
     const printed = JSON.parse(formatJson(result));
     assert.equal(printed.device.subgroup_sizes, result.device.subgroupSizes);
@@ -87,6 +90,10 @@ if (gpu) {
         assert.is(r.gflops, null);
       } else {
         assert.ok(r.gflops! > 0 && r.max_rel_err! < 1e-3, `${r.backend} ${r.kernel}`);
+        // One timed run has no spread, so no margin: null, not a NaN in the JSON. (Fused and unfused
+        // attention still take one run in each of their alternating blocks.)
+        if (r.runs < 2) assert.is(r.margin_pct, null, `${r.backend} ${r.kernel}`);
+        else assert.ok(Number.isFinite(r.margin_pct), `${r.backend} ${r.kernel}: ${r.runs} runs, margin ${r.margin_pct}`);
       }
     }
     assert.is(result.device.peers.gpujs, result.rows.find((r) => r.backend === 'gpujs')!.skipped);

@@ -62,7 +62,7 @@ test('cpu without the peers: dashes where their numbers would be, and the reason
   assert.ok(text.includes('note: pytorch forward: skipped (--no-torch)'));
 });
 
-const row = { runs: 10, timing: 'timestamp' as const, max_rel_err: 1e-6 };
+const row = { runs: 10, timing: 'timestamp' as const, max_rel_err: 1e-6, margin_pct: 1.23 };
 const kernels: KernelBenchResult = {
   device: {
     vendor: 'mesa', architecture: 'software', device: 'llvmpipe', description: '', emulated: true, timestamps: true,
@@ -72,18 +72,21 @@ const kernels: KernelBenchResult = {
   runs: 10,
   rows: [
     { ...row, kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'webgpu', gflops: 56, ms: 8 },
-    { ...row, kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'tfjs-webgpu', gflops: 4.67, ms: 96, timing: 'tfjs-kernelMs', max_rel_err: 4.7e-6 },
-    { kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'gpujs', gflops: null, ms: null, max_rel_err: null, timing: null, runs: 0, mode: 'unavailable', skipped: 'unavailable: no gpu.js' },
-    { ...row, kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'cpu', gflops: 7.9, ms: 57, runs: 4, timing: 'wall' },
+    { ...row, kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'tfjs-webgpu', gflops: 4.67, ms: 96, margin_pct: 0.5, timing: 'tfjs-kernelMs', max_rel_err: 4.7e-6 },
+    { kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'gpujs', gflops: null, ms: null, margin_pct: null, max_rel_err: null, timing: null, runs: 0, mode: 'unavailable', skipped: 'unavailable: no gpu.js' },
+    { ...row, kernel: 'matmul', m: 512, k: 384, n: 1152, backend: 'cpu', gflops: 7.9, ms: 57, margin_pct: 12.46, runs: 4, timing: 'wall' },
     { ...row, kernel: 'attention', bh: 12, tokens: 256, head_dim: 64, backend: 'webgpu', gflops: 58, ms: 1.2 },
-    { ...row, kernel: 'attention', bh: 12, tokens: 256, head_dim: 64, backend: 'webgpu-unfused', gflops: 21, ms: 3.3 },
+    { ...row, kernel: 'attention', bh: 12, tokens: 256, head_dim: 64, backend: 'webgpu-unfused', gflops: 21, ms: 3.3, margin_pct: null },
   ],
 };
 
-test('kernels: ratios, the error row, capped runs starred, skipped peers noted', () => {
+test('kernels: margins next to medians, ratios, the error row, capped runs starred, skipped peers noted', () => {
   const lines = formatKernelTable(kernels).split('\n');
+  assert.is(lines[2], "GFLOP/s (median ms ±margin) over 10 runs after warm-up; margin: of the mean at 95% (Student's t, as Benchmark.js); * = runs capped to fit the time budget (see runs in --json)");
   const matmul = lines.find((l) => l.startsWith('512x384x1152'))!;
-  assert.match(matmul, /^512x384x1152\s+56\.00 \(8\.00 ms\)\s+4\.67 \(96\.00 ms\)\s+skipped\s+7\.90 \(57\.00 ms\)\*\s+11\.99x$/);
+  assert.match(matmul, /^512x384x1152\s+56\.00 \(8\.00 ms ±1\.2%\)\s+4\.67 \(96\.00 ms ±0\.5%\)\s+skipped\s+7\.90 \(57\.00 ms ±12\.5%\)\*\s+11\.99x$/);
+  // A cell without a margin (a single run) shows none.
+  assert.match(lines.find((l) => l.startsWith('(12, 256, 64)'))!, /^\(12, 256, 64\)\s+58\.00 \(1\.20 ms ±1\.2%\)\s+21\.00 \(3\.30 ms\)\s/);
   assert.match(lines.find((l) => l.startsWith('max rel err vs cpu'))!, /<= 1\.0e-6\s+<= 4\.7e-6\s+-\s+<= 1\.0e-6$/);
   assert.match(lines.find((l) => l.startsWith('(12, 256, 64)'))!, /2\.76x\s+-$/);
   assert.ok(lines.includes('note: gpujs matmul 512x384x1152: unavailable: no gpu.js'));
