@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runForwardBench } from '../../bench/forward.js';
+import { median } from '../../bench/timing.js';
 import { CpuBackend } from '../../core/cpu/backend.js';
 import type { Tensor } from '../../core/tensor.js';
 import type { ClassModel } from '../../models/class-model.js';
@@ -27,13 +28,18 @@ test('each run is one predict on [batch, C, H, W] at time 500, labels cycling th
     },
   };
   const r = await runForwardBench({ model: spy, name: 'mnist-dit', batch: 12, runs: 3, warmup: 1 });
-  assert.is(calls.length, 4);
-  assert.is(reads, 4);
-  assert.equal(calls[0].shape, [12, 1, 28, 28]);
-  assert.equal(calls[0].t, new Array(12).fill(500));
-  assert.equal(calls[0].y, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
-  assert.equal([r.model, r.backend, r.batch, r.runs_s.length], ['mnist-dit', 'cpu', 12, 3]);
-  assert.is(r.median_s, [...r.runs_s].sort((a, b) => a - b)[1]);
+  // One warm-up call, then at least one per sample: Benchmark.js packs calls faster than ~50 ms into
+  // samples of several, so a fast machine makes more calls than samples. Every call is read back.
+  assert.ok(calls.length >= 4, `${calls.length} calls`);
+  assert.is(reads, calls.length);
+  for (const call of calls) {
+    assert.equal(call.shape, [12, 1, 28, 28]);
+    assert.equal(call.t, new Array(12).fill(500));
+    assert.equal(call.y, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]);
+  }
+  assert.equal([r.model, r.backend, r.batch], ['mnist-dit', 'cpu', 12]);
+  assert.ok(r.runs_s.length >= 3, `${r.runs_s.length} samples`);
+  assert.is(r.median_s, median(r.runs_s));
   assert.ok(Number.isFinite(r.margin_pct) && r.margin_pct >= 0, `margin ${r.margin_pct}`);
 });
 
