@@ -99,7 +99,7 @@ export function cacheFromFlags(flags: Flags, steps: number, card: ModelCard): Ca
   }
   const method = parseMethod(cache);
   return cachePlan(method, steps, card, {
-    schedule: hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, defaultScheduleKind(method)) : undefined,
+    schedule: file?.schedule ?? (hasScheduleFlags(flags) ? scheduleFromFlags(flags, steps, defaultScheduleKind(method)) : undefined),
     order: orderFromFlags(flags),
     weightsPath: flags.string('weights'),
     weights: file?.weights,

@@ -11,9 +11,10 @@
 // evaluation is appended to S.json.log as it finishes: run the same command again after a stop and
 // the finished evaluations are read back instead of sampled again.
 
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync } from 'node:fs';
 import { UserError } from '../core/errors.js';
-import { writeFileAtomic } from '../core/files.js';
+import { readTextFile, writeFileAtomic } from '../core/files.js';
 import { toImages } from '../models/image.js';
 import { BUNDLED_MODEL, inspectModel, loadModel, resolveModelPath } from '../models/pretrained.js';
 import { samplerFor } from '../models/card.js';
@@ -55,9 +56,7 @@ const MAX_EVALUATIONS = 10_000;
 
 /** A short fingerprint of what a log's scores depend on beyond the flags (the L2P matrix). */
 function fingerprint(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
-  return h.toString(16).padStart(8, '0');
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
 /** The evaluation log beside S.json: a header line naming the search, then one line per evaluation. */
@@ -70,7 +69,7 @@ class EvaluationLog {
       writeFileAtomic(path, `${head}\n`);
       return;
     }
-    const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+    const lines = readTextFile(path, 'evaluation log').split('\n').filter(Boolean);
     if (lines[0] !== head) {
       throw new UserError(`${path} holds the log of another search (${lines[0]?.slice(0, 80) ?? 'empty'}...): delete it to start over, or choose another --out`);
     }
